@@ -1,0 +1,17 @@
+import { configArgs } from './args.ts';
+import { startRelay } from '../relay/main.ts';
+import { ConfigError } from '../relay/config/load.ts';
+
+export async function relayCommand(argv: string[]): Promise<number> {
+  const args = configArgs(argv);
+  try {
+    await startRelay(args.config, { sets: args.sets, signals: true });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kubemta relay: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  return new Promise<number>(() => {}); // runs until a signal stops it
+}

@@ -1,0 +1,89 @@
+// Cross-reference checks the schema cannot express: names that must exist, ports that must not clash.
+// Each check returns the problems it found, each with the path of the offending value.
+import { isIP } from 'node:net';
+import type { Config } from './schema.ts';
+import { parseCidr } from '../lookup/cidr.ts';
+
+type Check = (config: Config) => string[];
+
+const uniquePkiNames: Check = (c) =>
+  c.pki.flatMap((p, i) => (c.pki.findIndex((q) => q.name === p.name) !== i ? [`pki[${i}].name: duplicate pki name "${p.name}"`] : []));
+
+const listenerPkiExists: Check = (c) =>
+  c.listeners.flatMap((l, i) =>
+    l.pki !== undefined && !c.pki.some((p) => p.name === l.pki) ? [`listeners[${i}].pki: no pki named "${l.pki}"`] : [],
+  );
+
+const tlsNeedsPki: Check = (c) =>
+  c.listeners.flatMap((l, i) =>
+    l.tls !== 'none' && c.pki.length === 0 ? [`listeners[${i}].tls: "${l.tls}" needs a certificate, and no pki is configured`] : [],
+  );
+
+const authTableIsCredentials: Check = (c) =>
+  c.listeners.flatMap((l, i) => {
+    if (l.auth === undefined) return [];
+    const t = c.tables[l.auth];
+    if (!t) return [`listeners[${i}].auth: no table named "${l.auth}"`];
+    if (t.type !== 'credentials') return [`listeners[${i}].auth: table "${l.auth}" is of type ${t.type}, not credentials`];
+    return [];
+  });
+
+const authNeedsTls: Check = (c) =>
+  c.listeners.flatMap((l, i) =>
+    l.auth !== undefined && l.tls === 'none'
+      ? [`listeners[${i}].auth: AUTH is only offered after TLS, so a listener with tls: none cannot authenticate; use starttls, starttls-required or implicit`]
+      : [],
+  );
+
+const authRequiredNeedsAuth: Check = (c) =>
+  c.listeners.flatMap((l, i) => (l.authRequired && l.auth === undefined ? [`listeners[${i}].authRequired: needs an auth table`] : []));
+
+const tableHasSource: Check = (c) =>
+  Object.entries(c.tables).flatMap(([name, t]) =>
+    (t.file === undefined) === (t.entries === undefined) ? [`tables.${name}: give exactly one of file or entries`] : [],
+  );
+
+const addressMatchesFamily: Check = (c) =>
+  c.listeners.flatMap((l, i) => {
+    if (l.address === undefined) return [];
+    const v = isIP(l.address);
+    if (v === 0) return [`listeners[${i}].address: "${l.address}" is not an IP address`];
+    if ((l.family === 'inet4' && v !== 4) || (l.family === 'inet6' && v !== 6)) {
+      return [`listeners[${i}].address: "${l.address}" is not an ${l.family} address`];
+    }
+    return [];
+  });
+
+const noPortClash: Check = (c) =>
+  c.listeners.flatMap((l, i) => {
+    const j = c.listeners.findIndex((m) => m.port === l.port && (m.address === l.address || isWildcard(m.address) || isWildcard(l.address)));
+    return j !== i ? [`listeners[${i}].port: port ${l.port} is already used by listeners[${j}]`] : [];
+  });
+
+const proxyNetworksParse: Check = (c) =>
+  c.listeners.flatMap((l, i) =>
+    (l.proxyProtocol?.trustedNetworks ?? []).flatMap((n, k) =>
+      parseCidr(n) ? [] : [`listeners[${i}].proxyProtocol.trustedNetworks[${k}]: "${n}" is not an address or CIDR`],
+    ),
+  );
+
+function isWildcard(a: string | undefined): boolean {
+  return a === undefined || a === '0.0.0.0' || a === '::';
+}
+
+export const checks: Check[] = [
+  uniquePkiNames,
+  listenerPkiExists,
+  tlsNeedsPki,
+  authTableIsCredentials,
+  authNeedsTls,
+  authRequiredNeedsAuth,
+  tableHasSource,
+  addressMatchesFamily,
+  noPortClash,
+  proxyNetworksParse,
+];
+
+export function crossCheck(config: Config): string[] {
+  return checks.flatMap((check) => check(config));
+}

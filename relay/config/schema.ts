@@ -1,0 +1,184 @@
+// The relay's configuration schema: the one source of truth. ajv validates with it (and fills the
+// defaults it declares), the TypeScript types come from it (Static<>), the docs are generated from it,
+// and the operator renders into it. A property with a `default` is listed as required: ajv fills the
+// default before checking `required`, so after validation the typed config is complete.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const strict = { additionalProperties: false } as const;
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 63, description: 'A name other entries refer to.' });
+const Path = Type.String({ minLength: 1, description: 'A file path; relative paths resolve against the config file\'s directory.' });
+const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
+const Count = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
+
+export const Family = Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], {
+  description: 'Address family: inet4, inet6 or any (OpenSMTPD\'s `listen on inet4`, `limit mta inet4`).',
+});
+
+export const TlsMode = Type.Union(
+  [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('starttls-required'), Type.Literal('implicit')],
+  {
+    description:
+      'none: plaintext only. starttls: STARTTLS offered (smtpd.conf `tls`). starttls-required: nothing but ' +
+      'EHLO/HELO/STARTTLS/NOOP/RSET/QUIT before TLS (`tls-require`). implicit: TLS from the first byte (port 465, `smtps`).',
+  },
+);
+
+export const PkiSchema = Type.Object(
+  {
+    name: Name,
+    cert: Path,
+    key: Path,
+    hostnames: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'SNI names this certificate answers for; by default the names in the certificate (subject alternative names and CN).',
+      }),
+    ),
+    selfSigned: Type.Boolean({
+      default: false,
+      description: 'Create a self-signed certificate for `hostnames` at start when cert/key do not exist (demo and tests; never for production).',
+    }),
+  },
+  { ...strict, description: 'A certificate and key (smtpd.conf `pki NAME cert … key …`).' },
+);
+
+export const ProxyProtocolSchema = Type.Object(
+  {
+    trustedNetworks: Type.Array(Type.String(), {
+      minItems: 1,
+      description: 'Peers (CIDR or address) that must send a PROXY v1/v2 header (load balancers); other peers are plain SMTP clients.',
+    }),
+  },
+  strict,
+);
+
+export const ListenerSchema = Type.Object(
+  {
+    name: Type.Optional(Name),
+    address: Type.Optional(Type.String({ description: 'Address to bind; default all addresses of the family (0.0.0.0 for inet4, :: otherwise).' })),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any' }),
+    hostname: Type.Optional(Type.String({ minLength: 1, description: 'Greeting and EHLO name; default: the top-level hostname.' })),
+    tls: Type.Union(
+      [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('starttls-required'), Type.Literal('implicit')],
+      { default: 'none', description: TlsMode.description },
+    ),
+    pki: Type.Optional(Type.String({ description: 'Default certificate (a pki name); SNI picks among all pki entries.' })),
+    auth: Type.Optional(
+      Type.String({ description: 'A credentials table; AUTH PLAIN/LOGIN against it, only after TLS.' }),
+    ),
+    authRequired: Type.Boolean({
+      default: false,
+      description: 'Refuse MAIL FROM until the client authenticated (a submission port).',
+    }),
+    tag: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Stamped on every mail accepted here, for rules.' })),
+    proxyProtocol: Type.Optional(ProxyProtocolSchema),
+    maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'Overrides limits.maxMessageBytes here.' })),
+  },
+  { ...strict, description: 'An SMTP listener (smtpd.conf `listen on …`).' },
+);
+
+const TableKinds = Type.Union([
+  Type.Literal('credentials'),
+  Type.Literal('aliases'),
+  Type.Literal('virtual'),
+  Type.Literal('domains'),
+  Type.Literal('addresses'),
+]);
+
+export const TableSchema = Type.Object(
+  {
+    type: TableKinds,
+    file: Type.Optional(Path),
+    entries: Type.Optional(
+      Type.Union([
+        Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())])),
+        Type.Array(Type.String()),
+      ]),
+    ),
+  },
+  {
+    ...strict,
+    description:
+      'A table from a file in the format people keep (aliases, virtual maps, credentials, domain lists) or inline entries.',
+  },
+);
+
+export const QueueSchema = Type.Object(
+  {
+    dir: Type.String({ default: 'state/queue', description: 'The queue directory (the queue PVC).' }),
+    fsync: Type.Boolean({ default: true, description: 'fsync files and directories before answering 250. Turn off only for throwaway tests.' }),
+    groupCommitMs: Type.Number({
+      minimum: 0,
+      maximum: 50,
+      default: 0,
+      description: 'Extra wait to gather more commits into one directory-fsync wave; 0 batches only what is already waiting.',
+    }),
+    minFreeBytes: Type.Integer({
+      minimum: 0,
+      default: 64 * 1024 * 1024,
+      description: 'Refuse new mail with 452 4.3.1 when the queue filesystem has less free space than this.',
+    }),
+  },
+  { ...strict, default: {} },
+);
+
+export const LimitsSchema = Type.Object(
+  {
+    maxMessageBytes: Type.Integer({ minimum: 1024, default: 35 * 1024 * 1024, description: 'SIZE advertised and enforced (smtpd.conf max-message-size, 35M).' }),
+    maxRecipients: Count(100, 'Recipients per message (452 4.5.3 past it).'),
+    maxLineLength: Type.Integer({ minimum: 512, default: 4096, description: 'Longest command line accepted.' }),
+    maxCommands: Count(1000, 'Commands per session before it is closed (421 4.7.0).'),
+    maxMessagesPerSession: Count(1000, 'Transactions per session.'),
+    maxConnections: Count(1000, 'Concurrent sessions in total (421 4.7.0 past it).'),
+    maxConnectionsPerClient: Count(50, 'Concurrent sessions per client address.'),
+    idleTimeoutSeconds: Seconds(300, 'Close a session idle this long (RFC 5321 4.5.3.2: at least 5 minutes).'),
+    dataTimeoutSeconds: Seconds(600, 'Longest a DATA phase may take.'),
+    authFailures: Count(3, 'Failed AUTH attempts per client within authFailureWindowSeconds before AUTH is refused.'),
+    authFailureWindowSeconds: Seconds(300, 'Window for counting failed AUTH attempts.'),
+    shutdownGraceSeconds: Seconds(30, 'On SIGTERM, how long in-flight sessions may finish.'),
+  },
+  { ...strict, default: {} },
+);
+
+export const LogSchema = Type.Object(
+  {
+    level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+  },
+  { ...strict, default: {} },
+);
+
+export const HttpSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    address: Type.String({ default: '127.0.0.1', description: 'Bind address; 0.0.0.0 in a pod so the kubelet can probe it.' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8025, description: '/healthz, /readyz and /metrics (0: any free port).' }),
+  },
+  { ...strict, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    hostname: Type.Optional(Type.String({ minLength: 1, description: 'The relay\'s name; default: the machine\'s.' })),
+    pki: Type.Array(PkiSchema, { default: [] }),
+    listeners: Type.Array(ListenerSchema, { minItems: 1 }),
+    tables: Type.Record(Name, TableSchema, { default: {} }),
+    queue: QueueSchema,
+    limits: LimitsSchema,
+    log: LogSchema,
+    http: HttpSchema,
+  },
+  { ...strict, $id: 'https://kubemta.io/schemas/relay-config.json', title: 'kubemta relay configuration' },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ListenerConfig = Static<typeof ListenerSchema>;
+export type PkiConfig = Static<typeof PkiSchema>;
+export type TableConfig = Static<typeof TableSchema>;
+export type LimitsConfig = Static<typeof LimitsSchema>;
+export type TlsModeName = Static<typeof TlsMode>;
+export type FamilyName = Static<typeof Family>;
+export type AnySchema = TSchema;

@@ -1,0 +1,9 @@
+// The delivery agents a relay has, by route kind. Local delivery (mbox, maildir) and LMTP come with the
+// rules issue, onward SMTP with the delivery issue; a route kind without an agent stays queued (deferred),
+// it is never dropped.
+import type { Agents } from '../scheduler/scheduler.ts';
+import type { Relay } from '../runtime.ts';
+
+export function buildAgents(_relay: Relay): Agents {
+  return {};
+}

@@ -1,0 +1,139 @@
+// Starts a relay from a config file: queue recovery, certificates, tables, listeners, the ops port, the
+// control socket, hot reload (SIGHUP and file changes) and graceful shutdown (SIGTERM).
+import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import { loadConfig, type LoadedConfig } from './config/load.ts';
+import { loadTables } from './lookup/tables.ts';
+import { authenticatedRelayPolicy } from './lookup/policy.ts';
+import { loadPkiSet } from './smtp/pki.ts';
+import { QueueStore } from './queue/fs.ts';
+import { startControl } from './queue/control.ts';
+import { createLogger, type Logger } from './ops/log.ts';
+import { RelayMetrics } from './ops/metrics.ts';
+import { startHttp } from './ops/http.ts';
+import { FileWatcher } from './ops/watch.ts';
+import { closeListener, reconcileListeners, startListeners, type RunningListener } from './smtp/listeners.ts';
+import type { Relay, Snapshot } from './runtime.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { buildAgents } from './deliver/agents.ts';
+import { buildPolicy } from './lookup/rules.ts';
+
+export interface RunningRelay {
+  relay: Relay;
+  listeners: RunningListener[];
+  http?: Server;
+  /** Ports actually bound, by listener name (port 0 in the config picks a free one). */
+  ports: Record<string, number>;
+  httpPort?: number;
+  reload(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  sets?: string[];
+  logger?: Logger;
+  /** Install SIGHUP/SIGTERM/SIGINT handlers (the CLI does; tests that embed a relay do not). */
+  signals?: boolean;
+}
+
+async function buildSnapshot(loaded: LoadedConfig): Promise<Snapshot> {
+  const config = loaded.config;
+  const [pki, tables] = await Promise.all([loadPkiSet(config.pki), loadTables(config)]);
+  return { config, pki, tables, policy: buildPolicy(config, tables) ?? authenticatedRelayPolicy };
+}
+
+export async function startRelay(file: string, opts: StartOptions = {}): Promise<RunningRelay> {
+  let loaded = loadConfig(file, opts.sets);
+  const log = opts.logger ?? createLogger(loaded.config.log.level);
+  const snapshot = await buildSnapshot(loaded);
+  const queue = new QueueStore(loaded.config.queue.dir, loaded.config.queue);
+  const recovery = await queue.open();
+  log.info({ queue: queue.dir, ...recovery }, 'queue recovered');
+  const metrics = new RelayMetrics({
+    size: () => queue.size,
+    oldestReceivedAt: () => queue.list().reduce<number | undefined>((min, m) => (min === undefined || m.envelope.receivedAt < min ? m.envelope.receivedAt : min), undefined),
+  });
+  const relay: Relay = { snapshot, queue, log, metrics, authFailures: new Map(), clients: new Map(), draining: false };
+  const scheduler = new Scheduler(relay, buildAgents(relay));
+  queue.onCommitted = (mail) => scheduler.enqueue(mail);
+  let listeners = await startListeners(relay);
+  const control: NetServer = await startControl(queue, { flush: (id) => scheduler.flush(id) });
+  const httpCfg = loaded.config.http;
+  const http = httpCfg.enabled
+    ? await startHttp(httpCfg.address, httpCfg.port, {
+        registry: metrics.registry,
+        ready: () => (relay.draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
+      })
+    : undefined;
+  scheduler.start();
+
+  let reloading: Promise<boolean> | undefined;
+  const doReload = async (): Promise<boolean> => {
+    try {
+      const next = loadConfig(file, opts.sets);
+      const snap = await buildSnapshot(next);
+      if (next.config.queue.dir !== relay.snapshot.config.queue.dir) {
+        throw new Error('queue.dir cannot change on reload; restart the relay to move the queue');
+      }
+      const previous = relay.snapshot;
+      relay.snapshot = snap;
+      try {
+        listeners = await reconcileListeners(relay, listeners);
+      } catch (err) {
+        relay.snapshot = previous;
+        listeners = await reconcileListeners(relay, listeners);
+        throw err;
+      }
+      loaded = next;
+      result.listeners = listeners;
+      result.ports = portsOf(listeners);
+      await watcher.watch([next.file, ...next.watched]);
+      metrics.reloads.inc({ result: 'ok' });
+      log.info({ listeners: listeners.length, pki: [...snap.pki.entries.keys()] }, 'config reloaded');
+      return true;
+    } catch (err) {
+      metrics.reloads.inc({ result: 'refused' });
+      log.error({ err: (err as Error).message }, 'new config refused; the previous one keeps serving');
+      return false;
+    }
+  };
+  const reload = (): Promise<boolean> => {
+    reloading = (reloading ?? Promise.resolve(true)).then(doReload, doReload);
+    return reloading;
+  };
+  const watcher = new FileWatcher(() => void reload());
+  await watcher.watch([loaded.file, ...loaded.watched]);
+
+  const portsOf = (ls: RunningListener[]) => Object.fromEntries(ls.map((l) => [l.runtime.name, l.port]));
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      relay.draining = true;
+      log.info({ graceSeconds: relay.snapshot.config.limits.shutdownGraceSeconds }, 'shutting down: no new sessions, finishing open ones');
+      watcher.close();
+      await Promise.all(listeners.map(closeListener));
+      await scheduler.stop();
+      control.close();
+      http?.close();
+      log.info('stopped');
+      log.flush?.();
+    })();
+    return stopping;
+  };
+  const result: RunningRelay = {
+    relay,
+    listeners,
+    http,
+    ports: portsOf(listeners),
+    httpPort: http ? (http.address() as { port: number }).port : undefined,
+    reload,
+    stop,
+  };
+  if (opts.signals) {
+    process.on('SIGHUP', () => void reload());
+    const onTerm = () => void stop().then(() => process.exit(0));
+    process.once('SIGTERM', onTerm);
+    process.once('SIGINT', onTerm);
+  }
+  return result;
+}

@@ -1,0 +1,37 @@
+// The ops port: /healthz (the process serves), /readyz (listeners bound, queue open, not draining),
+// /metrics (Prometheus). Plain node:http; nothing here touches mail.
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface HealthSource {
+  ready(): { ok: boolean; reason?: string };
+  registry: Registry;
+}
+
+export async function startHttp(address: string, port: number, src: HealthSource): Promise<Server> {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (url === '/readyz') {
+      const r = src.ready();
+      res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ok ? 'ok\n' : `not ready: ${r.reason}\n`);
+    } else if (url === '/metrics') {
+      src.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': src.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,46 @@
+// Prometheus metrics, one registry per relay (no process-wide singleton, so tests can run two relays).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface QueueStats {
+  size(): number;
+  oldestReceivedAt(): number | undefined;
+}
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly connections = new Counter({ name: 'kubemta_connections_total', help: 'SMTP connections accepted', labelNames: ['listener'], registers: [this.registry] });
+  readonly activeSessions = new Gauge({ name: 'kubemta_sessions_active', help: 'SMTP sessions open now', labelNames: ['listener'], registers: [this.registry] });
+  readonly accepted = new Counter({ name: 'kubemta_messages_accepted_total', help: 'Messages queued and answered 250', labelNames: ['listener'], registers: [this.registry] });
+  readonly refused = new Counter({ name: 'kubemta_refusals_total', help: 'Refused commands and messages, by reason', labelNames: ['listener', 'reason'], registers: [this.registry] });
+  readonly tlsHandshakes = new Counter({ name: 'kubemta_tls_handshakes_total', help: 'Completed TLS handshakes (STARTTLS and implicit)', labelNames: ['listener'], registers: [this.registry] });
+  readonly authFailures = new Counter({ name: 'kubemta_auth_failures_total', help: 'Failed AUTH attempts', labelNames: ['listener'], registers: [this.registry] });
+  readonly commitSeconds = new Histogram({
+    name: 'kubemta_queue_commit_seconds',
+    help: 'End of DATA to durable commit (the wait before 250)',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({ name: 'kubemta_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
+  readonly deliveries = new Counter({ name: 'kubemta_deliveries_total', help: 'Delivery outcomes per recipient', labelNames: ['agent', 'result'], registers: [this.registry] });
+
+  constructor(queue: QueueStats) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'kubemta_process_' });
+    new Gauge({
+      name: 'kubemta_queue_messages',
+      help: 'Messages in the queue',
+      registers: [this.registry],
+      collect() {
+        this.set(queue.size());
+      },
+    });
+    new Gauge({
+      name: 'kubemta_queue_oldest_age_seconds',
+      help: 'Age of the oldest queued message',
+      registers: [this.registry],
+      collect() {
+        const t = queue.oldestReceivedAt();
+        this.set(t === undefined ? 0 : (Date.now() - t) / 1000);
+      },
+    });
+  }
+}

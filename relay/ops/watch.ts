@@ -1,0 +1,64 @@
+// Watches the config file and every file it refers to, the way Kubernetes updates mounted ConfigMaps and
+// Secrets: an atomic swap of a `..data` symlink in the directory, so the directories are watched, not
+// the files. Events are debounced and a change is reported only when a file's content really changed.
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+
+export class FileWatcher {
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private fingerprint = '';
+  private files: string[] = [];
+  private readonly onChange: () => void;
+  private readonly debounceMs: number;
+
+  constructor(onChange: () => void, debounceMs = 300) {
+    this.onChange = onChange;
+    this.debounceMs = debounceMs;
+  }
+
+  static async fingerprintOf(files: string[]): Promise<string> {
+    const h = createHash('sha256');
+    for (const f of files) {
+      h.update(f);
+      h.update(await readFile(f).catch(() => Buffer.from('\0missing')));
+    }
+    return h.digest('hex');
+  }
+
+  /** (Re)targets the watch; `files` is what the config now refers to, config file first. */
+  async watch(files: string[]): Promise<void> {
+    this.close();
+    this.files = files;
+    this.fingerprint = await FileWatcher.fingerprintOf(files);
+    for (const dir of new Set(files.map((f) => dirname(f)))) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.poke());
+        w.on('error', () => {});
+        this.watchers.push(w);
+      } catch {
+        // a directory that does not exist (yet) cannot be watched; SIGHUP still reloads
+      }
+    }
+  }
+
+  private poke(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(async () => {
+      const fp = await FileWatcher.fingerprintOf(this.files);
+      if (fp !== this.fingerprint) {
+        this.fingerprint = fp;
+        this.onChange();
+      }
+    }, this.debounceMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}

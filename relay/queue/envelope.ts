@@ -1,0 +1,72 @@
+// What the queue keeps about a mail. The envelope is written once, with the content, and never changes;
+// the per-recipient delivery state lives beside it and is rewritten atomically as attempts happen.
+import { randomBytes } from 'node:crypto';
+
+export interface ClientInfo {
+  address: string;
+  port: number;
+  /** HELO/EHLO argument. */
+  helo: string;
+  /** TLS protocol and cipher, when the session was encrypted. */
+  tls?: string;
+}
+
+/** One delivery target. A RCPT that expands (aliases, virtual maps) yields several, each with its own state. */
+export interface EnvelopeRecipient {
+  /** The address as given in RCPT TO (the DSN's original recipient). */
+  rcpt: string;
+  /** Where this copy goes, as resolution (rules and tables) decided at RCPT time. */
+  route: RecipientRoute;
+}
+
+export type RecipientRoute =
+  | { kind: 'relay'; address: string; action?: string }
+  | { kind: 'local'; mailbox: string; action: string; address: string }
+  | { kind: 'lmtp'; address: string; action: string };
+
+export interface Envelope {
+  version: 1;
+  id: string;
+  /** Reverse path; '' is the null sender (bounces). */
+  from: string;
+  recipients: EnvelopeRecipient[];
+  tag?: string;
+  /** The AUTH identity, when the client logged in. */
+  user?: string;
+  listener: string;
+  client: ClientInfo;
+  /** ms since the epoch */
+  receivedAt: number;
+  /** SMTPUTF8 / 8BITMIME as the client declared them, for onward delivery. */
+  smtputf8?: boolean;
+  body?: '7bit' | '8bitmime';
+}
+
+export type RecipientStatus = 'pending' | 'delivered' | 'failed';
+
+export interface RecipientState {
+  status: RecipientStatus;
+  attempts: number;
+  /** ms since the epoch; absent: due now. */
+  nextAttemptAt?: number;
+  lastError?: string;
+  doneAt?: number;
+}
+
+export interface MailState {
+  hold: boolean;
+  /** One entry per envelope recipient, same order. */
+  recipients: RecipientState[];
+  bounced?: boolean;
+}
+
+export function initialState(env: Envelope): MailState {
+  return { hold: false, recipients: env.recipients.map(() => ({ status: 'pending', attempts: 0 })) };
+}
+
+/** Time-sortable, unguessable queue id: 12 hex digits of ms time, 8 of randomness. */
+export function newQueueId(now = Date.now()): string {
+  return now.toString(16).padStart(12, '0') + randomBytes(4).toString('hex');
+}
+
+export const QUEUE_ID = /^[0-9a-f]{20}$/;

@@ -1,0 +1,240 @@
+// The on-disk queue (the queue PVC). Layout under the queue directory:
+//   incoming/<id>      a mail being received; never acknowledged, removed on recovery
+//   messages/<id>      one line `KMQ1 <envelope JSON>\n`, then the message as received (with our Received:)
+//   state/<id>.json    per-recipient delivery state; absent means "all pending, nothing tried yet"
+//   corrupt/           files that could not be read, kept for a human, never deleted
+// A mail is committed when messages/<id> exists and its directory entry is fsynced: the content is fsynced
+// on close (flush), the rename is fsynced by a group-committed directory fsync, and only then is 250 sent.
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DirSyncer } from './dirsync.ts';
+import { initialState, QUEUE_ID, type Envelope, type MailState } from './envelope.ts';
+
+export const HEADER_MAGIC = 'KMQ1 ';
+
+export interface QueuedMail {
+  envelope: Envelope;
+  state: MailState;
+  /** Bytes before the message content in messages/<id>. */
+  headerBytes: number;
+  /** Message size in bytes. */
+  size: number;
+}
+
+export interface QueueOptions {
+  fsync: boolean;
+  groupCommitMs: number;
+  minFreeBytes: number;
+}
+
+export interface RecoveryReport {
+  recovered: number;
+  removedIncomplete: number;
+  corrupt: string[];
+}
+
+export interface Incoming {
+  readonly id: string;
+  /** Write the message content here; the store fsyncs it when commit() closes it. */
+  readonly stream: WriteStream;
+  /** Closes, fsyncs and publishes the mail; resolves only once it is durable. */
+  commit(): Promise<QueuedMail>;
+  /** Removes whatever was written; the mail was never acknowledged. */
+  abort(): Promise<void>;
+}
+
+export class QueueStore {
+  readonly dir: string;
+  private readonly opts: QueueOptions;
+  private readonly mails = new Map<string, QueuedMail>();
+  private readonly messagesSync: DirSyncer;
+  private readonly stateSync: DirSyncer;
+  private freeCheckedAt = 0;
+  private lowOnSpace = false;
+  /** Called with every newly committed mail (the scheduler's doorbell). */
+  onCommitted: (mail: QueuedMail) => void = () => {};
+
+  constructor(dir: string, opts: QueueOptions) {
+    this.dir = dir;
+    this.opts = opts;
+    this.messagesSync = new DirSyncer(join(dir, 'messages'), opts.groupCommitMs);
+    this.stateSync = new DirSyncer(join(dir, 'state'));
+  }
+
+  get directoryFsyncs(): number {
+    return this.messagesSync.waves + this.stateSync.waves;
+  }
+
+  private path(kind: 'incoming' | 'messages' | 'corrupt', id: string): string {
+    return join(this.dir, kind, id);
+  }
+
+  private statePath(id: string): string {
+    return join(this.dir, 'state', `${id}.json`);
+  }
+
+  /** Creates the layout and recovers what a previous process left: complete mails stay, the rest goes. */
+  async open(): Promise<RecoveryReport> {
+    for (const d of ['incoming', 'messages', 'state', 'corrupt']) await mkdir(join(this.dir, d), { recursive: true });
+    const report: RecoveryReport = { recovered: 0, removedIncomplete: 0, corrupt: [] };
+    for (const name of await readdir(join(this.dir, 'incoming'))) {
+      await rm(join(this.dir, 'incoming', name), { force: true });
+      report.removedIncomplete++;
+    }
+    const ids = new Set<string>();
+    for (const name of await readdir(join(this.dir, 'messages'))) {
+      if (!QUEUE_ID.test(name)) {
+        await this.quarantine(join(this.dir, 'messages', name), name);
+        report.corrupt.push(name);
+        continue;
+      }
+      const mail = await this.readMessage(name);
+      if (!mail) {
+        await this.quarantine(this.path('messages', name), name);
+        report.corrupt.push(name);
+        continue;
+      }
+      ids.add(name);
+      this.mails.set(name, mail);
+      report.recovered++;
+    }
+    for (const name of await readdir(join(this.dir, 'state'))) {
+      const id = name.replace(/\.json(\.tmp)?$/, '');
+      if (name.endsWith('.tmp') || !ids.has(id)) await rm(join(this.dir, 'state', name), { force: true });
+    }
+    return report;
+  }
+
+  private async quarantine(from: string, name: string): Promise<void> {
+    await rename(from, this.path('corrupt', `${name}.${Date.now()}`));
+    const st = this.statePath(name);
+    await rename(st, this.path('corrupt', `${name}.state.${Date.now()}`)).catch(() => {});
+  }
+
+  /** Reads the envelope line and the state of one queued mail; undefined when unreadable. */
+  private async readMessage(id: string): Promise<QueuedMail | undefined> {
+    let fh;
+    try {
+      fh = await open(this.path('messages', id), 'r');
+      const { size } = await fh.stat();
+      const head = Buffer.alloc(Math.min(size, 1 << 20));
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      const nl = head.subarray(0, bytesRead).indexOf(10);
+      if (nl < 0 || head.subarray(0, HEADER_MAGIC.length).toString() !== HEADER_MAGIC) return undefined;
+      const envelope = JSON.parse(head.subarray(HEADER_MAGIC.length, nl).toString('utf8')) as Envelope;
+      if (envelope.id !== id || !Array.isArray(envelope.recipients)) return undefined;
+      let state = initialState(envelope);
+      try {
+        const text = await readFile(this.statePath(id), 'utf8');
+        const parsed = JSON.parse(text) as MailState;
+        if (parsed.recipients?.length === envelope.recipients.length) state = parsed;
+      } catch {
+        // no state file yet: nothing attempted
+      }
+      return { envelope, state, headerBytes: nl + 1, size: size - nl - 1 };
+    } catch {
+      return undefined;
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  /** Cheap guard for MAIL FROM: is there room for more mail? Checked at most once a second. */
+  async hasRoom(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.freeCheckedAt > 1000) {
+      this.freeCheckedAt = now;
+      try {
+        const s = await statfs(this.dir);
+        this.lowOnSpace = s.bavail * s.bsize < this.opts.minFreeBytes;
+      } catch {
+        this.lowOnSpace = false;
+      }
+    }
+    return !this.lowOnSpace;
+  }
+
+  /** Starts receiving a mail: its envelope is written first, the content follows through `stream`. */
+  create(envelope: Envelope): Incoming {
+    const id = envelope.id;
+    const tmp = this.path('incoming', id);
+    const header = `${HEADER_MAGIC}${JSON.stringify(envelope)}\n`;
+    const headerBytes = Buffer.byteLength(header);
+    // flush: fsync before close. 'wx': never overwrite an existing file (O_EXCL).
+    const stream = createWriteStream(tmp, { flags: 'wx', flush: this.opts.fsync, highWaterMark: 256 * 1024 });
+    stream.write(header);
+    let failure: Error | undefined;
+    stream.on('error', (err) => {
+      failure = err;
+    });
+    const closed = new Promise<void>((resolve, reject) => {
+      stream.once('close', () => (failure ? reject(failure) : resolve()));
+      stream.once('error', reject);
+    });
+    closed.catch(() => {});
+    const commit = async (): Promise<QueuedMail> => {
+      if (!stream.writableEnded) stream.end();
+      await closed;
+      const size = stream.bytesWritten - headerBytes;
+      await rename(tmp, this.path('messages', id));
+      if (this.opts.fsync) await this.messagesSync.sync();
+      const mail: QueuedMail = { envelope, state: initialState(envelope), headerBytes, size };
+      this.mails.set(id, mail);
+      this.onCommitted(mail);
+      return mail;
+    };
+    const abort = async (): Promise<void> => {
+      if (!stream.destroyed) stream.destroy();
+      await closed.catch(() => {});
+      await rm(tmp, { force: true });
+    };
+    return { id, stream, commit, abort };
+  }
+
+  get(id: string): QueuedMail | undefined {
+    return this.mails.get(id);
+  }
+
+  list(): QueuedMail[] {
+    return [...this.mails.values()];
+  }
+
+  get size(): number {
+    return this.mails.size;
+  }
+
+  /** The message content (without the queue header line), as received. */
+  content(mail: QueuedMail): Readable {
+    return createReadStream(this.path('messages', mail.envelope.id), { start: mail.headerBytes, highWaterMark: 256 * 1024 });
+  }
+
+  /** Persists a mail's delivery state atomically (tmp, fsync, rename, directory fsync). */
+  async saveState(id: string, state: MailState): Promise<void> {
+    const mail = this.mails.get(id);
+    if (!mail) throw new Error(`no queued mail ${id}`);
+    const final = this.statePath(id);
+    const tmp = `${final}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(state));
+      if (this.opts.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, final);
+    if (this.opts.fsync) await this.stateSync.sync();
+    mail.state = state;
+  }
+
+  /** Removes a mail whose every recipient is done (or that an operator removed). */
+  async remove(id: string): Promise<boolean> {
+    const had = this.mails.delete(id);
+    await unlink(this.path('messages', id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await rm(this.statePath(id), { force: true });
+    return had;
+  }
+}

@@ -1,0 +1,166 @@
+// The scheduler decides what is due (new mail, retries after backoff) and hands recipients to delivery
+// agents by route kind. Agents report outcomes; only the scheduler changes a mail's state, through the
+// queue store, and a mail leaves the queue only when every recipient is delivered or failed for good.
+import type { Readable } from 'node:stream';
+import type { QueuedMail } from '../queue/fs.ts';
+import type { RecipientRoute, RecipientState } from '../queue/envelope.ts';
+import type { Relay } from '../runtime.ts';
+import { backoffMs } from './backoff.ts';
+
+export interface DeliveryOutcome {
+  /** Index into envelope.recipients */
+  index: number;
+  result: 'delivered' | 'deferred' | 'failed';
+  /** The remote reply or local error, for logs, `queue ls` and bounces. */
+  detail: string;
+}
+
+export interface DeliveryAgent {
+  readonly name: string;
+  deliver(mail: QueuedMail, indexes: number[], content: () => Readable): Promise<DeliveryOutcome[]>;
+}
+
+export type Agents = Partial<Record<RecipientRoute['kind'], DeliveryAgent>>;
+
+/** Called once a mail has recipients that failed for good (bounce generation plugs in here). */
+export type FailureHandler = (mail: QueuedMail, failed: number[]) => Promise<void>;
+
+export class Scheduler {
+  private readonly relay: Relay;
+  private readonly agents: Agents;
+  private readonly inFlight = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+  private readonly active = new Set<Promise<void>>();
+  maxInFlight = 200;
+  onFailures: FailureHandler = async () => {};
+
+  constructor(relay: Relay, agents: Agents) {
+    this.relay = relay;
+    this.agents = agents;
+  }
+
+  start(): void {
+    this.kick();
+  }
+
+  enqueue(_mail: QueuedMail): void {
+    this.kick();
+  }
+
+  flush(_id?: string): void {
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.active]);
+  }
+
+  private kick(): void {
+    if (this.stopped || this.running) return;
+    this.running = true;
+    queueMicrotask(() => {
+      this.running = false;
+      this.pump();
+    });
+  }
+
+  private pendingDue(mail: QueuedMail, now: number): number[] {
+    if (mail.state.hold) return [];
+    const out: number[] = [];
+    mail.state.recipients.forEach((r, i) => {
+      if (r.status === 'pending' && (r.nextAttemptAt ?? 0) <= now) out.push(i);
+    });
+    return out;
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    let nextDue = Infinity;
+    for (const mail of this.relay.queue.list()) {
+      if (this.inFlight.size >= this.maxInFlight) break;
+      const id = mail.envelope.id;
+      if (this.inFlight.has(id) || mail.state.hold) continue;
+      const due = this.pendingDue(mail, now);
+      if (due.length === 0) {
+        for (const r of mail.state.recipients) if (r.status === 'pending' && r.nextAttemptAt) nextDue = Math.min(nextDue, r.nextAttemptAt);
+        continue;
+      }
+      this.inFlight.add(id);
+      const p = this.attempt(mail, due).finally(() => {
+        this.inFlight.delete(id);
+        this.active.delete(p);
+        this.kick();
+      });
+      this.active.add(p);
+    }
+    clearTimeout(this.timer);
+    if (nextDue !== Infinity) {
+      this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(nextDue - Date.now(), 2 ** 31 - 1)));
+      this.timer.unref();
+    }
+  }
+
+  private async attempt(mail: QueuedMail, due: number[]): Promise<void> {
+    const { queue, log } = this.relay;
+    const id = mail.envelope.id;
+    const byKind = new Map<RecipientRoute['kind'], number[]>();
+    for (const i of due) {
+      const kind = mail.envelope.recipients[i].route.kind;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), i]);
+    }
+    const outcomes: DeliveryOutcome[] = [];
+    await Promise.all(
+      [...byKind].map(async ([kind, indexes]) => {
+        const agent = this.agents[kind];
+        if (!agent) {
+          for (const index of indexes) outcomes.push({ index, result: 'deferred', detail: `no delivery agent for ${kind} routes in this relay` });
+          return;
+        }
+        try {
+          outcomes.push(...(await agent.deliver(mail, indexes, () => queue.content(mail))));
+        } catch (err) {
+          for (const index of indexes) outcomes.push({ index, result: 'deferred', detail: `${agent.name}: ${(err as Error).message}` });
+        }
+      }),
+    );
+    if (!queue.get(id)) return; // removed by an operator meanwhile
+    const now = Date.now();
+    const recipients: RecipientState[] = mail.state.recipients.map((r) => ({ ...r }));
+    const failed: number[] = [];
+    for (const o of outcomes) {
+      const r = recipients[o.index];
+      r.attempts++;
+      r.lastError = o.result === 'delivered' ? undefined : o.detail;
+      const route = mail.envelope.recipients[o.index];
+      this.relay.metrics.deliveries.inc({ agent: route.route.kind, result: o.result });
+      const entry = { qid: id, rcpt: route.rcpt, to: route.route.kind === 'local' ? route.route.mailbox : route.route.address, result: o.result, detail: o.detail, attempt: r.attempts };
+      if (o.result === 'delivered') {
+        r.status = 'delivered';
+        r.doneAt = now;
+        r.nextAttemptAt = undefined;
+        log.info(entry, 'delivered');
+      } else if (o.result === 'failed') {
+        r.status = 'failed';
+        r.doneAt = now;
+        r.nextAttemptAt = undefined;
+        failed.push(o.index);
+        log.warn(entry, 'delivery failed permanently');
+      } else {
+        r.nextAttemptAt = now + backoffMs(r.attempts);
+        log.info({ ...entry, retryAt: new Date(r.nextAttemptAt).toISOString() }, 'delivery deferred');
+      }
+    }
+    if (failed.length) await this.onFailures(mail, failed);
+    if (recipients.every((r) => r.status !== 'pending')) {
+      await queue.remove(id);
+      log.info({ qid: id, delivered: recipients.filter((r) => r.status === 'delivered').length, failed: recipients.filter((r) => r.status === 'failed').length }, 'removed from queue');
+    } else {
+      await queue.saveState(id, { ...mail.state, recipients });
+    }
+  }
+}

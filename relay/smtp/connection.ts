@@ -1,0 +1,108 @@
+// smtp-server's connection with the relay's protocol hygiene added where the library leaves it open:
+//  - only CRLF ends a command line: a bare LF or CR is refused and the session closed, so no peer can make
+//    us and a downstream server disagree about where a command (or DATA) ends (SMTP smuggling);
+//  - on a starttls-required listener nothing but EHLO/HELO/STARTTLS/NOOP/RSET/QUIT works before TLS;
+//  - a cap on commands per session;
+//  - replies that carry our own enhanced status code are sent as they are (the library would add a
+//    generic one in front).
+// This leans on smtp-server internals (_createParser, _onCommand, send): tests/smtp cover each behaviour,
+// so an upgrade that changes them fails loudly.
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { ENHANCED, Replies } from './replies.ts';
+
+const BEFORE_TLS = new Set(['EHLO', 'HELO', 'STARTTLS', 'NOOP', 'RSET', 'QUIT']);
+const LF = 10;
+const CR = 13;
+
+export interface ConnectionPolicy {
+  tlsRequired: boolean;
+  maxCommands: number;
+}
+
+type Parser = {
+  _dataMode: boolean;
+  _write(chunk: Buffer, encoding: BufferEncoding, next: (err?: Error | null) => void): void;
+};
+
+/** Position of the first bare CR or LF in chunk (given the byte before it), or -1. */
+export function findBareLineEnd(chunk: Buffer, before: number): number {
+  for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) {
+    if ((i === 0 ? before : chunk[i - 1]) !== CR) return i;
+  }
+  for (let i = chunk.indexOf(CR); i !== -1; i = chunk.indexOf(CR, i + 1)) {
+    // a CR at the very end is judged by the next chunk's first byte
+    if (i + 1 < chunk.length && chunk[i + 1] !== LF) return i;
+  }
+  if (before === CR && chunk.length > 0 && chunk[0] !== LF) return 0;
+  return -1;
+}
+
+const bySession = new WeakMap<object, StrictConnection>();
+
+/** The connection a session belongs to (hooks get only the session; a DATA timeout must close it). */
+export function connectionOf(session: object): StrictConnection | undefined {
+  return bySession.get(session);
+}
+
+export class StrictConnection extends SMTPConnection {
+  private commands = 0;
+
+  constructor(...args: ConstructorParameters<typeof SMTPConnection>) {
+    super(...args);
+    bySession.set(this.session, this);
+  }
+
+  private get policy(): ConnectionPolicy {
+    return (this._server as unknown as { connectionPolicy: ConnectionPolicy }).connectionPolicy;
+  }
+
+  override _createParser(): ReturnType<SMTPConnection['_createParser']> {
+    const parser = super._createParser();
+    const p = parser as unknown as Parser;
+    const write = p._write.bind(p);
+    let last = LF;
+    p._write = (chunk, encoding, next) => {
+      if (p._dataMode || !chunk?.length) {
+        // DATA content is checked by the data hook; after it the stream is back at a line start
+        last = LF;
+        return write(chunk, encoding, next);
+      }
+      if (findBareLineEnd(chunk, last) !== -1) {
+        const r = Replies.bareLineEndInCommand;
+        this.send(r.code, `${r.status} ${r.text}`);
+        this.close();
+        return next();
+      }
+      last = chunk[chunk.length - 1];
+      return write(chunk, encoding, next);
+    };
+    return parser;
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    if (!this._upgrading && !this._nextHandler) {
+      this.commands++;
+      const policy = this.policy;
+      if (this.commands > policy.maxCommands) {
+        const r = Replies.tooManyCommands;
+        this.send(r.code, `${r.status} ${r.text}`);
+        return;
+      }
+      if (policy.tlsRequired && !this.secure) {
+        const name = (command || '').toString().split(' ')[0].toUpperCase();
+        if (!BEFORE_TLS.has(name)) {
+          const r = Replies.tlsRequired;
+          this.send(r.code, `${r.status} ${r.text}`);
+          if (callback) setImmediate(callback);
+          return;
+        }
+      }
+    }
+    super._onCommand(command, callback);
+  }
+
+  override send(code: number, data?: string | string[], context?: string | false): void {
+    if (typeof data === 'string' && ENHANCED.test(data)) return super.send(code, data, false);
+    return super.send(code, data as string, context as string);
+  }
+}

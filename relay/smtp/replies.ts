@@ -1,0 +1,46 @@
+// One reply vocabulary: every refusal the relay sends has a code, an enhanced status code (RFC 3463)
+// and a reason. Hooks throw or return these; smtp-server gets them as errors with responseCode.
+
+export interface SmtpReply {
+  code: number;
+  /** Enhanced status code, e.g. 5.7.1 */
+  status: string;
+  text: string;
+}
+
+export type SmtpError = Error & { responseCode: number };
+
+export function reply(code: number, status: string, text: string): SmtpReply {
+  return { code, status, text };
+}
+
+/** The reply as smtp-server sends it: the enhanced code leads the text (see server.ts, which keeps it). */
+export function toError(r: SmtpReply): SmtpError {
+  const err = new Error(`${r.status} ${r.text}`) as SmtpError;
+  err.responseCode = r.code;
+  return err;
+}
+
+export const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+// The replies the relay gives, in one table, so a code never loses its meaning (tested for consistency).
+export const Replies = {
+  tooManyConnections: reply(421, '4.7.0', 'Too many connections, try again later'),
+  tooManyFromClient: reply(421, '4.7.0', 'Too many connections from your address, try again later'),
+  tooManyCommands: reply(421, '4.7.0', 'Too many commands in one session, closing'),
+  tooManyAuthFailures: reply(421, '4.7.0', 'Too many failed AUTH attempts from your address, try again later'),
+  shuttingDown: reply(421, '4.3.2', 'Shutting down, try again later'),
+  dataTimeout: reply(421, '4.4.2', 'DATA took too long, closing'),
+  localError: reply(451, '4.3.0', 'Local error in processing, try again later'),
+  queueFull: reply(452, '4.3.1', 'Insufficient system storage, try again later'),
+  tooManyRecipients: reply(452, '4.5.3', 'Too many recipients for one message'),
+  tooManyMessages: reply(421, '4.7.0', 'Too many messages in one session, closing'),
+  bareLineEndInCommand: reply(500, '5.5.2', 'Bare CR or LF in command; only CRLF ends a line (RFC 5321 2.3.8)'),
+  bareLineEndInData: reply(554, '5.6.0', 'Message contains a bare CR or LF; only CRLF ends a line (RFC 5321 2.3.8), nothing queued'),
+  tlsRequired: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
+  authRequired: reply(530, '5.7.0', 'Authentication required'),
+  authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
+  authUnavailable: reply(454, '4.7.0', 'Temporary authentication failure'),
+  relayDenied: reply(550, '5.7.1', 'Relaying denied'),
+  messageTooBig: reply(552, '5.3.4', 'Message exceeds the maximum message size, nothing queued'),
+} as const satisfies Record<string, SmtpReply>;

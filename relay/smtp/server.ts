@@ -1,0 +1,91 @@
+// smtp-server with the relay's connection class and PROXY protocol v2 (smtp-server reads only v1).
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { NetworkList } from '../lookup/cidr.ts';
+import { StrictConnection, type ConnectionPolicy } from './connection.ts';
+import { looksLikeV2, parseProxyV2 } from './proxy-v2.ts';
+
+type SocketOptions = { id: string; remoteAddress?: string; remotePort?: number; ignore?: boolean };
+type ProxyCallback = (err: Error | null, opts?: SocketOptions) => void;
+
+interface Internals {
+  connections: Set<unknown>;
+  _onError(err: Error): void;
+  _onClientConnect(data: unknown): void;
+  _handleProxy(socket: Socket, cb: ProxyCallback): void;
+}
+
+function sessionId(): string {
+  return BigInt('0x' + randomBytes(10).toString('hex')).toString(32).padStart(16, '0');
+}
+
+export class RelaySmtpServer extends SMTPServer {
+  connectionPolicy: ConnectionPolicy;
+  proxyPeers: NetworkList | undefined;
+
+  constructor(options: SMTPServerOptions, policy: ConnectionPolicy, proxyPeers?: NetworkList) {
+    super({ ...options, useProxy: proxyPeers ? true : false });
+    this.connectionPolicy = policy;
+    this.proxyPeers = proxyPeers;
+  }
+
+  override connect(socket: Socket, socketOptions: SocketOptions): void {
+    const self = this as unknown as Internals;
+    const connection = new StrictConnection(this, socket, socketOptions as never);
+    self.connections.add(connection);
+    connection.on('error', (err: Error) => self._onError(err));
+    connection.on('connect', (data: unknown) => self._onClientConnect(data));
+    connection.init();
+  }
+
+  _expectsProxyHeader(socket: Socket): boolean {
+    return !!this.proxyPeers && !!socket.remoteAddress && this.proxyPeers.has(socket.remoteAddress);
+  }
+
+  _handleProxy(socket: Socket, callback: ProxyCallback): void {
+    const parent = SMTPServer.prototype as unknown as Internals;
+    if (!this._expectsProxyHeader(socket)) return parent._handleProxy.call(this, socket, callback);
+    let buf = Buffer.alloc(0);
+    let done = false;
+    const finish = (err: Error | null, opts?: SocketOptions) => {
+      if (done) return;
+      done = true;
+      socket.removeListener('readable', onReadable);
+      socket.removeListener('close', onClose);
+      callback(err, opts);
+    };
+    const onClose = () => finish(new Error('Socket closed before PROXY header was received'));
+    const onReadable = () => {
+      for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null) {
+        buf = Buffer.concat([buf, chunk]);
+        if (!looksLikeV2(buf)) {
+          // a v1 (text) header: hand everything back to smtp-server's reader
+          socket.removeListener('readable', onReadable);
+          socket.removeListener('close', onClose);
+          done = true;
+          socket.unshift(buf);
+          return parent._handleProxy.call(this, socket, callback);
+        }
+        const r = parseProxyV2(buf);
+        if (r.kind === 'incomplete') continue;
+        if (r.kind === 'invalid') {
+          socket.on('error', () => {});
+          socket.end(`421 4.7.0 Invalid PROXY header: ${r.reason}\r\n`);
+          return finish(new Error(r.reason));
+        }
+        const rest = buf.subarray(r.consumed);
+        const opts: SocketOptions = { id: sessionId() };
+        if (r.kind === 'proxy') {
+          opts.remoteAddress = r.sourceAddress;
+          opts.remotePort = r.sourcePort;
+        }
+        socket.removeListener('readable', onReadable);
+        if (rest.length) socket.unshift(rest);
+        return finish(null, opts);
+      }
+    };
+    socket.on('readable', onReadable);
+    socket.on('close', onClose);
+  }
+}

@@ -1,0 +1,37 @@
+// onConnect / onClose: session limits per client address, and the drain on shutdown.
+import type { SMTPServerSession } from 'smtp-server';
+import type { Relay } from '../../runtime.ts';
+import { Replies } from '../replies.ts';
+import { Refusal } from './once.ts';
+
+export function onConnect(relay: Relay, listener: string) {
+  return async (session: SMTPServerSession): Promise<void> => {
+    if (relay.draining) throw new Refusal(Replies.shuttingDown, 'draining');
+    const limits = relay.snapshot.config.limits;
+    const addr = session.remoteAddress;
+    const open = relay.clients.get(addr) ?? 0;
+    if (open >= limits.maxConnectionsPerClient) {
+      relay.metrics.refused.inc({ listener, reason: 'client-connections' });
+      relay.log.warn({ listener, client: addr, open }, 'too many sessions from one client');
+      throw new Refusal(Replies.tooManyFromClient, 'client-connections');
+    }
+    relay.clients.set(addr, open + 1);
+    (session as SessionMark).counted = true;
+    relay.metrics.connections.inc({ listener });
+    relay.metrics.activeSessions.inc({ listener });
+  };
+}
+
+type SessionMark = SMTPServerSession & { counted?: boolean };
+
+export function onClose(relay: Relay, listener: string) {
+  return (session: SMTPServerSession): void => {
+    if (!(session as SessionMark).counted) return;
+    (session as SessionMark).counted = false;
+    const addr = session.remoteAddress;
+    const open = (relay.clients.get(addr) ?? 1) - 1;
+    if (open <= 0) relay.clients.delete(addr);
+    else relay.clients.set(addr, open);
+    relay.metrics.activeSessions.dec({ listener });
+  };
+}

@@ -1,0 +1,114 @@
+// onData: stream the message into the queue and answer 250 only once it is durable. While streaming, the
+// content is checked for bare CR/LF (refused: SMTP smuggling) and for size (refused with 552; the rest is
+// read and dropped, never written). Nothing is half-queued: any failure removes what was written.
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { ListenerRuntime, Relay } from '../../runtime.ts';
+import { newQueueId, type Envelope } from '../../queue/envelope.ts';
+import { Replies } from '../replies.ts';
+import { findBareLineEnd, connectionOf } from '../connection.ts';
+import { Refusal } from './once.ts';
+import { receivedHeader } from './received.ts';
+import { transaction } from './transaction.ts';
+
+/** Passes content through while watching it; after maxBytes it stops passing (and stops filling the disk). */
+class ContentGuard extends Transform {
+  bare = false;
+  bytes = 0;
+  private last = 10;
+  private readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super();
+    this.maxBytes = maxBytes;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (!this.bare && findBareLineEnd(chunk, this.last) !== -1) this.bare = true;
+    this.last = chunk[chunk.length - 1];
+    this.bytes += chunk.length;
+    if (this.bare || this.bytes > this.maxBytes) return cb();
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    // a CR as the very last byte has no LF after it
+    if (this.last === 13) this.bare = true;
+    cb();
+  }
+}
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG';
+}
+
+export function onData(relay: Relay, lr: ListenerRuntime) {
+  return async (stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> => {
+    const { config } = relay.snapshot;
+    const listener = lr.name;
+    const tag = lr.cfg.tag;
+    const maxBytes = lr.cfg.maxMessageBytes ?? config.limits.maxMessageBytes;
+    const t = transaction(session);
+    const mailFrom = session.envelope.mailFrom;
+    const envelope: Envelope = {
+      version: 1,
+      id: newQueueId(),
+      from: mailFrom ? mailFrom.address : '',
+      recipients: t.recipients,
+      tag,
+      user: typeof session.user === 'string' ? session.user : undefined,
+      listener,
+      client: {
+        address: session.remoteAddress,
+        port: session.remotePort,
+        helo: session.hostNameAppearsAs || '',
+        tls: session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : undefined,
+      },
+      receivedAt: Date.now(),
+      smtputf8: !!(mailFrom && (mailFrom.args as Record<string, unknown> | false) && (mailFrom.args as Record<string, unknown>).SMTPUTF8),
+      body: mailFrom && mailFrom.args && (mailFrom.args as Record<string, unknown>).BODY === '8BITMIME' ? '8bitmime' : '7bit',
+    };
+    const log = relay.log.child({ qid: envelope.id, listener });
+    const timer = setTimeout(() => {
+      log.warn({ client: session.remoteAddress }, 'DATA timeout; closing session');
+      const conn = connectionOf(session);
+      conn?.send(Replies.dataTimeout.code, `${Replies.dataTimeout.status} ${Replies.dataTimeout.text}`);
+      conn?.close();
+      stream.destroy();
+    }, config.limits.dataTimeoutSeconds * 1000);
+    const incoming = relay.queue.create(envelope);
+    const guard = new ContentGuard(maxBytes);
+    try {
+      incoming.stream.write(receivedHeader(envelope, session, config.hostname ?? 'localhost'));
+      stream.pipe(guard);
+      await pipeline(guard, incoming.stream);
+      if (guard.bare) throw new Refusal(Replies.bareLineEndInData, 'bare-line-end');
+      if (stream.sizeExceeded || guard.bytes > maxBytes) throw new Refusal(Replies.messageTooBig, 'size');
+      const started = process.hrtime.bigint();
+      const mail = await incoming.commit();
+      relay.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      relay.metrics.accepted.inc({ listener });
+      log.info(
+        { from: envelope.from, rcpts: envelope.recipients.length, size: mail.size, client: session.remoteAddress, user: envelope.user, tag },
+        'queued',
+      );
+      return `2.0.0 Ok: queued as ${envelope.id}`;
+    } catch (err) {
+      await incoming.abort();
+      // whatever is left of the DATA stream must still be read, or the session stalls
+      stream.resume();
+      if (err instanceof Refusal) {
+        relay.metrics.refused.inc({ listener, reason: err.reason });
+        log.info({ client: session.remoteAddress, reply: `${err.reply.code} ${err.reply.status}` }, 'message refused');
+        throw err;
+      }
+      if (isDiskFull(err)) {
+        relay.metrics.refused.inc({ listener, reason: 'queue-full' });
+        log.error({ err: (err as Error).message }, 'queue filesystem full; message refused, nothing queued');
+        throw new Refusal(Replies.queueFull, 'queue-full');
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

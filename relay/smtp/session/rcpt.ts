@@ -1,0 +1,43 @@
+// onRcptTo: the recipient limit and the policy decision (rules, tables, expansion), made now so that an
+// unknown user or a relay attempt is refused at RCPT time and never bounced later (no backscatter).
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import type { ListenerRuntime, Relay } from '../../runtime.ts';
+import { Replies } from '../replies.ts';
+import { Refusal } from './once.ts';
+import { transaction } from './transaction.ts';
+
+export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
+  return async (address: SMTPServerAddress, session: SMTPServerSession): Promise<void> => {
+    const listener = lr.name;
+    const tag = lr.cfg.tag;
+    const { config, policy } = relay.snapshot;
+    if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
+      relay.metrics.refused.inc({ listener, reason: 'recipients' });
+      throw new Refusal(Replies.tooManyRecipients, 'recipients');
+    }
+    const mailFrom = session.envelope.mailFrom;
+    const decision = await policy.decide(
+      {
+        listener,
+        tag,
+        user: typeof session.user === 'string' ? session.user : undefined,
+        clientAddress: session.remoteAddress,
+        from: mailFrom ? mailFrom.address : '',
+      },
+      address.address,
+    );
+    if (decision.kind === 'reject') {
+      relay.metrics.refused.inc({ listener, reason: `rcpt-${decision.reply.code}` });
+      relay.log.info(
+        { listener, client: session.remoteAddress, from: mailFrom ? mailFrom.address : '', rcpt: address.address, reply: `${decision.reply.code} ${decision.reply.status}` },
+        'recipient refused',
+      );
+      throw new Refusal(decision.reply, 'rcpt');
+    }
+    const t = transaction(session);
+    for (const route of decision.route) {
+      const key = JSON.stringify(route);
+      if (!t.recipients.some((r) => JSON.stringify(r.route) === key)) t.recipients.push({ rcpt: address.address, route });
+    }
+  };
+}

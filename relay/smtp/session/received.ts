@@ -1,0 +1,29 @@
+// The Received: trace header (RFC 5321 4.4) with the protocol keyword of RFC 3848 (ESMTPSA and kin).
+import type { SMTPServerSession } from 'smtp-server';
+import type { Envelope } from '../../queue/envelope.ts';
+
+/** RFC 5322 date-time in UTC, e.g. `Wed, 25 Nov 2026 22:07:45 +0000`. */
+export function rfc5322Date(d: Date): string {
+  return d.toUTCString().replace(/GMT$/, '+0000');
+}
+
+function protocol(session: SMTPServerSession, authenticated: boolean): string {
+  const esmtp = /^(EHLO|LHLO)$/i.test(session.openingCommand || '');
+  return (esmtp ? 'ESMTP' : 'SMTP') + (session.secure ? 'S' : '') + (authenticated ? 'A' : '');
+}
+
+/** Strips what could break the header (CR, LF, and other controls) from client-supplied text. */
+function clean(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f()]/g, '').slice(0, 255);
+}
+
+export function receivedHeader(env: Envelope, session: SMTPServerSession, hostname: string): string {
+  const helo = clean(env.client.helo || 'unknown');
+  const rdns = session.clientHostname && !session.clientHostname.startsWith('[') ? clean(session.clientHostname) + ' ' : '';
+  const lines = [`Received: from ${helo} (${rdns}[${env.client.address}])`, `\tby ${hostname} (kubemta) with ${protocol(session, !!env.user)} id ${env.id}`];
+  if (session.tlsOptions) lines.push(`\t(using ${session.tlsOptions.version} with cipher ${session.tlsOptions.name})`);
+  const onlyRcpt = env.recipients.length === 1 ? ` for <${env.recipients[0].rcpt}>` : '';
+  lines[lines.length - 1] += `${onlyRcpt};`;
+  lines.push(`\t${rfc5322Date(new Date(env.receivedAt))}`);
+  return lines.join('\r\n') + '\r\n';
+}
