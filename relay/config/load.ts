@@ -99,6 +99,7 @@ function resolvePaths(config: Config, base: string): string[] {
     }
   }
   config.queue.dir = abs(config.queue.dir);
+  config.mailStore = abs(config.mailStore);
   return watched;
 }
 

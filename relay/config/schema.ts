@@ -3,6 +3,8 @@
 // and the operator renders into it. A property with a `default` is listed as required: ajv fills the
 // default before checking `required`, so after validation the typed config is complete.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ActionSchema, RuleSchema } from './rules-schema.ts';
+import { OutboundSchema } from './outbound-schema.ts';
 
 const strict = { additionalProperties: false } as const;
 
@@ -166,7 +168,11 @@ export const ConfigSchema = Type.Object(
     pki: Type.Array(PkiSchema, { default: [] }),
     listeners: Type.Array(ListenerSchema, { minItems: 1 }),
     tables: Type.Record(Name, TableSchema, { default: {} }),
+    actions: Type.Record(Name, ActionSchema, { default: {}, description: 'Named delivery actions rules refer to.' }),
+    rules: Type.Optional(Type.Array(RuleSchema, { description: 'Ordered; the first match decides. Without rules: authenticated sessions relay anywhere, nobody else may send.' })),
+    mailStore: Type.String({ default: 'state/mail', description: 'Where mbox and maildir deliveries go (the mail PVC).' }),
     queue: QueueSchema,
+    outbound: OutboundSchema,
     limits: LimitsSchema,
     log: LogSchema,
     http: HttpSchema,
@@ -182,3 +188,6 @@ export type LimitsConfig = Static<typeof LimitsSchema>;
 export type TlsModeName = Static<typeof TlsMode>;
 export type FamilyName = Static<typeof Family>;
 export type AnySchema = TSchema;
+export type RuleConfig = Static<typeof RuleSchema>;
+export type ActionConfig = Static<typeof ActionSchema>;
+export type OutboundConfig = Static<typeof OutboundSchema>;
