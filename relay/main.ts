@@ -129,6 +129,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     reload,
     stop,
   };
+  log.info({ ports: result.ports, http: result.httpPort }, 'relay ready');
   if (opts.signals) {
     process.on('SIGHUP', () => void reload());
     const onTerm = () => void stop().then(() => process.exit(0));

@@ -56,6 +56,7 @@ const addressMatchesFamily: Check = (c) =>
 
 const noPortClash: Check = (c) =>
   c.listeners.flatMap((l, i) => {
+    if (l.port === 0) return [];
     const j = c.listeners.findIndex((m) => m.port === l.port && (m.address === l.address || isWildcard(m.address) || isWildcard(l.address)));
     return j !== i ? [`listeners[${i}].port: port ${l.port} is already used by listeners[${j}]`] : [];
   });

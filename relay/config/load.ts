@@ -98,6 +98,10 @@ function resolvePaths(config: Config, base: string): string[] {
       watched.push(t.file);
     }
   }
+  const out = config.outbound;
+  if (out.caFile) watched.push((out.caFile = abs(out.caFile)));
+  for (const a of out.smarthostAuth) a.passwordFile = abs(a.passwordFile);
+  for (const k of out.dkim) watched.push((k.keyFile = abs(k.keyFile)));
   config.queue.dir = abs(config.queue.dir);
   config.mailStore = abs(config.mailStore);
   return watched;

@@ -1,11 +1,41 @@
-// Onward SMTP delivery settings (smtpd.conf `limit mta inet4`, `relay via`, `queue ttl`, `mta limit`).
+// Onward SMTP delivery settings (smtpd.conf `limit mta inet4`, `relay via`, `queue ttl`, `mta limit`;
+// Postfix smtp_tls_policy_maps, smtp_sasl_password_maps, bounce/delay_warning_time).
 import { Type } from '@sinclair/typebox';
 
 const strict = { additionalProperties: false } as const;
+const Path = (description: string) => Type.String({ minLength: 1, description: `${description} Relative paths resolve against the config file's directory.` });
+const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
 
 export const TlsPolicy = Type.Union(
   [Type.Literal('none'), Type.Literal('opportunistic'), Type.Literal('required'), Type.Literal('verify')],
   { description: 'none: never STARTTLS. opportunistic: STARTTLS when offered. required: STARTTLS or defer. verify: STARTTLS with a valid certificate for the host name, or defer.' },
+);
+
+export const TlsPolicyEntrySchema = Type.Object(
+  {
+    domain: Type.String({ minLength: 1, description: 'Destination domain (or smarthost name): `example.net` exactly, `.example.net` or `*.example.net` for its subdomains.' }),
+    tls: TlsPolicy,
+  },
+  { ...strict, description: 'TLS policy for one destination (Postfix smtp_tls_policy_maps).' },
+);
+
+export const SmarthostAuthSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, description: 'The smarthost this login is for: `host` or `host:port`, as in the smarthost URL.' }),
+    username: Type.String({ minLength: 1 }),
+    passwordFile: Path('File holding the password (a mounted Secret); read at each new connection, trailing newline ignored.'),
+  },
+  { ...strict, description: 'AUTH credentials for a smarthost; sent only over TLS (or to a loopback address).' },
+);
+
+export const DkimKeySchema = Type.Object(
+  {
+    domain: Type.String({ minLength: 1, description: 'Sign mail whose From: header (or, failing that, envelope sender) is in this domain (d=).' }),
+    selector: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'DKIM selector (s=): the key is published at <selector>._domainkey.<domain>.' }),
+    keyFile: Path('PEM private key (RSA ≥ 1024 bits → rsa-sha256, Ed25519 → ed25519-sha256).'),
+    headers: Type.Optional(Type.Array(Type.String(), { description: 'Header fields to sign; default mailauth\'s list (From, To, Subject, Date, Message-ID, …).' })),
+  },
+  { ...strict, description: 'A DKIM signing key. Several entries for one domain (e.g. RSA and Ed25519) each add a signature.' },
 );
 
 export const OutboundSchema = Type.Object(
@@ -14,10 +44,42 @@ export const OutboundSchema = Type.Object(
     heloName: Type.Optional(Type.String({ description: 'EHLO name; default: the relay hostname.' })),
     port: Type.Integer({ minimum: 1, maximum: 65535, default: 25, description: 'Port of MX hosts (tests point it elsewhere).' }),
     resolver: Type.Optional(
-      Type.Object({ servers: Type.Array(Type.String(), { minItems: 1, description: 'DNS servers, "address" or "address:port".' }) }, strict),
+      Type.Object(
+        {
+          servers: Type.Array(Type.String(), { minItems: 1, description: 'DNS servers, "address" or "address:port".' }),
+          timeoutSeconds: Type.Number({ minimum: 0.1, default: 5, description: 'Per-query timeout before a retry.' }),
+        },
+        strict,
+      ),
     ),
     tls: Type.Union([Type.Literal('none'), Type.Literal('opportunistic'), Type.Literal('required'), Type.Literal('verify')], { default: 'opportunistic', description: TlsPolicy.description }),
+    tlsPolicies: Type.Array(TlsPolicyEntrySchema, { default: [], description: 'Per-destination TLS policy; the first matching entry wins, otherwise `tls`.' }),
+    caFile: Type.Optional(Path('Extra trusted CA certificates (PEM) for `verify`, added to the system roots.')),
+    mtaSts: Type.Boolean({ default: false, description: 'Fetch and enforce MTA-STS policies (RFC 8461) for MX deliveries: in `enforce` mode only listed MX hosts, with a verified certificate.' }),
     smarthost: Type.Optional(Type.String({ description: 'Send all onward mail through this host: smtp://host:port or smtps://host:port.' })),
+    smarthostAuth: Type.Array(SmarthostAuthSchema, { default: [], description: 'AUTH credentials per smarthost.' }),
+    concurrency: Type.Object(
+      {
+        total: Type.Integer({ minimum: 1, default: 100, description: 'Outbound connections open at once, in total.' }),
+        perDestination: Type.Integer({ minimum: 1, default: 20, description: 'Outbound connections open at once to one destination (domain or smarthost).' }),
+      },
+      { ...strict, default: {} },
+    ),
+    connectTimeoutSeconds: Seconds(30, 'TCP connect, per address tried.'),
+    greetingTimeoutSeconds: Seconds(60, 'Waiting for the 220 greeting and the TLS handshake.'),
+    commandTimeoutSeconds: Seconds(300, 'Waiting for any reply once connected (RFC 5321 4.5.3.2 asks for minutes).'),
+    idleSeconds: Seconds(5, 'How long a connection stays open for reuse by the next mail to the same destination.'),
+    maxMessagesPerConnection: Type.Integer({ minimum: 1, default: 1000, description: 'Transactions on one connection before it is closed and a fresh one opened.' }),
+    retry: Type.Object(
+      {
+        minSeconds: Seconds(60, 'First retry delay; doubles per attempt.'),
+        maxSeconds: Seconds(3600, 'Longest retry delay.'),
+      },
+      { ...strict, default: {}, description: 'Backoff after a temporary failure, with ±10% jitter.' },
+    ),
+    queueLifetimeSeconds: Seconds(4 * 86400, 'A recipient still undelivered this long after the mail arrived fails (4.4.7) and is bounced (smtpd.conf `queue ttl`, Postfix maximal_queue_lifetime).'),
+    delayWarningSeconds: Type.Optional(Type.Number({ minimum: 1, description: 'Send one "delayed" DSN to the sender when a recipient is still pending this long (Postfix delay_warning_time); off when absent.' })),
+    dkim: Type.Array(DkimKeySchema, { default: [], description: 'DKIM signing keys per sender domain.' }),
   },
   { ...strict, default: {} },
 );

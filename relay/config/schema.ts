@@ -58,7 +58,7 @@ export const ListenerSchema = Type.Object(
   {
     name: Type.Optional(Name),
     address: Type.Optional(Type.String({ description: 'Address to bind; default all addresses of the family (0.0.0.0 for inet4, :: otherwise).' })),
-    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, description: 'TCP port; 0 picks a free one (tests).' }),
     family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any' }),
     hostname: Type.Optional(Type.String({ minLength: 1, description: 'Greeting and EHLO name; default: the top-level hostname.' })),
     tls: Type.Union(

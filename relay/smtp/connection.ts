@@ -5,7 +5,8 @@
 //  - a cap on commands per session;
 //  - replies that carry our own enhanced status code are sent as they are (the library would add a
 //    generic one in front).
-// This leans on smtp-server internals (_createParser, _onCommand, send): tests/smtp cover each behaviour,
+//  - AUTH is neither offered nor accepted before TLS (smtp-server offers it in plaintext EHLO).
+// This leans on smtp-server internals (_createParser, _onCommand, _isSupported, send): tests/smtp cover each behaviour,
 // so an upgrade that changes them fails loudly.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { ENHANCED, Replies } from './replies.ts';
@@ -88,9 +89,11 @@ export class StrictConnection extends SMTPConnection {
         this.send(r.code, `${r.status} ${r.text}`);
         return;
       }
-      if (policy.tlsRequired && !this.secure) {
-        const name = (command || '').toString().split(' ')[0].toUpperCase();
-        if (!BEFORE_TLS.has(name)) {
+      const name = (command || '').toString().split(' ')[0].toUpperCase();
+      // AUTH before TLS: refused with a reason, on every listener (smtp-server would offer and run it)
+      const authBeforeTls = name === 'AUTH' && !this.secure && super._isSupported('AUTH');
+      if (authBeforeTls || (policy.tlsRequired && !this.secure)) {
+        if (authBeforeTls || !BEFORE_TLS.has(name)) {
           const r = Replies.tlsRequired;
           this.send(r.code, `${r.status} ${r.text}`);
           if (callback) setImmediate(callback);
@@ -99,6 +102,12 @@ export class StrictConnection extends SMTPConnection {
       }
     }
     super._onCommand(command, callback);
+  }
+
+  /** Keeps AUTH out of the EHLO reply until the session is encrypted. */
+  override _isSupported(command: string): boolean {
+    if (!this.secure && String(command).trim().toUpperCase() === 'AUTH') return false;
+    return super._isSupported(command);
   }
 
   override send(code: number, data?: string | string[], context?: string | false): void {

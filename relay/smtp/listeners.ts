@@ -6,6 +6,8 @@ import type { ListenerConfig } from '../config/schema.ts';
 import { NetworkList } from '../lookup/cidr.ts';
 import type { ListenerRuntime, Relay } from '../runtime.ts';
 import { RelaySmtpServer } from './server.ts';
+import type { StrictConnection } from './connection.ts';
+import { Replies } from './replies.ts';
 import { hook } from './session/once.ts';
 import { onAuth } from './session/auth.ts';
 import { onClose, onConnect } from './session/connect.ts';
@@ -116,8 +118,20 @@ async function start(relay: Relay, cfg: ListenerConfig, i: number): Promise<Runn
   return { runtime, server, key: socketKey(cfg), port };
 }
 
+/**
+ * Stops accepting at once; idle sessions are told 421 and closed now, a session in DATA may finish within
+ * the grace period (limits.shutdownGraceSeconds), then smtp-server closes what is left.
+ */
 export function closeListener(l: RunningListener): Promise<void> {
-  return new Promise((resolve) => l.server.close(() => resolve()));
+  const done = new Promise<void>((resolve) => l.server.close(() => resolve()));
+  const r = Replies.shuttingDown;
+  for (const conn of (l.server as unknown as { connections: Set<StrictConnection> }).connections) {
+    if (!conn._dataStream) {
+      conn.send(r.code, `${r.status} ${r.text}`);
+      conn.close();
+    }
+  }
+  return done;
 }
 
 export async function startListeners(relay: Relay): Promise<RunningListener[]> {
@@ -139,7 +153,7 @@ export async function reconcileListeners(relay: Relay, running: RunningListener[
   // close the ones that go away or change first, so their ports are free for the replacement
   const matched = wanted.map((cfg) => running.find((r) => !keep.has(r) && r.key === socketKey(cfg) && (keep.add(r), true)));
   // net.Server.close() frees the port at once; sessions on the old socket finish in the background
-  for (const r of running) if (!keep.has(r)) void closeListener(r);
+  for (const r of running) if (!keep.has(r)) void new Promise<void>((resolve) => r.server.close(() => resolve()));
   for (const [i, cfg] of wanted.entries()) {
     const r = matched[i];
     if (r) {

@@ -1,0 +1,185 @@
+// Test building blocks: temp dirs, relays started from real config files (in-process or as a child
+// process), and real clients (swaks, Python smtplib, openssl s_client, raw sockets).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
+import { startRelay, type RunningRelay } from '../relay/main.ts';
+import { createLogger } from '../relay/ops/log.ts';
+
+export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+export const NODE = process.execPath;
+export const KUBEMTA = join(ROOT, 'bin', 'kubemta');
+
+export async function tempDir(prefix = 'kubemta-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A relay config with loopback listeners on free ports, self-signed pki, fast limits; `extra` merges on top. */
+export function baseConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    hostname: 'relay.test',
+    pki: [
+      { name: 'post', cert: 'certs/post.crt', key: 'certs/post.key', hostnames: ['post.example.org'], selfSigned: true },
+      { name: 'mail', cert: 'certs/mail.crt', key: 'certs/mail.key', hostnames: ['mail.example.org'], selfSigned: true },
+    ],
+    tables: {},
+    listeners: [{ name: 'plain', address: '127.0.0.1', port: 0, tls: 'none' }],
+    queue: { dir: 'queue' },
+    http: { address: '127.0.0.1', port: 0 },
+    log: { level: 'silent' },
+    ...extra,
+  };
+}
+
+export async function writeConfig(dir: string, config: Record<string, unknown>, name = 'relay.yaml'): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, yaml.dump(config));
+  return file;
+}
+
+export async function startTestRelay(dir: string, config: Record<string, unknown>): Promise<{ relay: RunningRelay; file: string; port: (name: string) => number }> {
+  const file = await writeConfig(dir, config);
+  const level = (config.log as { level?: string } | undefined)?.level ?? 'silent';
+  const relay = await startRelay(file, { logger: createLogger(process.env.KUBEMTA_TEST_LOG ?? level) });
+  return {
+    relay,
+    file,
+    port: (name) => {
+      const p = relay.ports[name];
+      if (p === undefined) throw new Error(`no listener ${name}: ${Object.keys(relay.ports).join(', ')}`);
+      return p;
+    },
+  };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30000, env: opts.env ?? process.env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** swaks against 127.0.0.1:port; returns its transcript (stdout+stderr) and exit code. */
+export async function swaks(port: number, args: string[]): Promise<RunResult & { transcript: string }> {
+  const r = await run('swaks', ['--server', `127.0.0.1:${port}`, '--timeout', '10', ...args]);
+  return { ...r, transcript: r.stdout + r.stderr };
+}
+
+export function python(script: string, args: string[] = []): Promise<RunResult> {
+  return run('python3', ['-c', script, ...args]);
+}
+
+/**
+ * A raw SMTP conversation: sends each step's bytes exactly as given and collects the reply that follows.
+ * `expectReplies` per step: how many replies to wait for (default 1).
+ */
+export class RawSmtp {
+  private buf = '';
+  private waiters: (() => void)[] = [];
+  closed = false;
+  private readonly sock: Socket;
+
+  private constructor(sock: Socket) {
+    this.sock = sock;
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      this.wake();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on('error', () => {});
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  static async open(port: number): Promise<RawSmtp> {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', () => resolve());
+      sock.once('error', reject);
+    });
+    const c = new RawSmtp(sock);
+    await c.reply();
+    return c;
+  }
+
+  send(data: string | Buffer): void {
+    this.sock.write(data);
+  }
+
+  /** The next complete reply (possibly multi-line), or '' if the connection closed first. */
+  async reply(timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(this.buf);
+      if (m) {
+        this.buf = this.buf.slice(m[0].length);
+        return m[0].trimEnd();
+      }
+      if (this.closed) return '';
+      if (Date.now() > deadline) throw new Error(`no reply within ${timeoutMs} ms; buffer: ${JSON.stringify(this.buf)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async command(line: string): Promise<string> {
+    this.send(line + '\r\n');
+    return this.reply();
+  }
+
+  end(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Starts `kubemta relay` as a child process and waits until it logs that every listener is up. */
+export async function spawnRelay(file: string, sets: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
+  const child = spawn(KUBEMTA, ['relay', '--config', file, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const ports: Record<string, number> = {};
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    for (const line of out.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const ev = JSON.parse(line) as { msg?: string; listener?: string; port?: number };
+        if (ev.msg === 'listening' && ev.listener && ev.port) ports[ev.listener] = ev.port;
+        if (ev.msg === 'relay ready') return { child, ports, log: () => out };
+      } catch {
+        // partial line
+      }
+    }
+    if (child.exitCode !== null) throw new Error(`relay exited early: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`relay did not start: ${out}`);
+}
