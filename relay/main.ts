@@ -16,6 +16,7 @@ import { closeListener, reconcileListeners, startListeners, type RunningListener
 import type { Relay, Snapshot } from './runtime.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { buildAgents } from './deliver/agents.ts';
+import { bounceHandlers } from './deliver/bounce.ts';
 import { buildPolicy } from './lookup/rules.ts';
 
 export interface RunningRelay {
@@ -55,6 +56,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
   });
   const relay: Relay = { snapshot, queue, log, metrics, authFailures: new Map(), clients: new Map(), draining: false };
   const scheduler = new Scheduler(relay, buildAgents(relay));
+  Object.assign(scheduler, bounceHandlers(relay));
   queue.onCommitted = (mail) => scheduler.enqueue(mail);
   let listeners = await startListeners(relay);
   const control: NetServer = await startControl(queue, { flush: (id) => scheduler.flush(id) });

@@ -3,7 +3,10 @@
 // it is never dropped.
 import type { Agents } from '../scheduler/scheduler.ts';
 import type { Relay } from '../runtime.ts';
+import { SmtpAgent } from './smtp/agent.ts';
 
-export function buildAgents(_relay: Relay): Agents {
-  return {};
+export function buildAgents(relay: Relay): Agents {
+  return {
+    relay: new SmtpAgent(relay),
+  };
 }

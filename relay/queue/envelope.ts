@@ -58,6 +58,8 @@ export interface MailState {
   /** One entry per envelope recipient, same order. */
   recipients: RecipientState[];
   bounced?: boolean;
+  /** A "delayed" DSN went to the sender (outbound.delayWarningSeconds); sent once per mail. */
+  delayWarned?: boolean;
 }
 
 export function initialState(env: Envelope): MailState {

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { QueuedMail } from '../queue/fs.ts';
 import type { RecipientRoute, RecipientState } from '../queue/envelope.ts';
 import type { Relay } from '../runtime.ts';
-import { backoffMs } from './backoff.ts';
+import { afterDeferral, delayWarningDue } from './expiry.ts';
 
 export interface DeliveryOutcome {
   /** Index into envelope.recipients */
@@ -18,12 +18,17 @@ export interface DeliveryOutcome {
 export interface DeliveryAgent {
   readonly name: string;
   deliver(mail: QueuedMail, indexes: number[], content: () => Readable): Promise<DeliveryOutcome[]>;
+  /** Releases what the agent keeps between mails (pooled connections); called once on shutdown. */
+  close?(): Promise<void>;
 }
 
 export type Agents = Partial<Record<RecipientRoute['kind'], DeliveryAgent>>;
 
 /** Called once a mail has recipients that failed for good (bounce generation plugs in here). */
 export type FailureHandler = (mail: QueuedMail, failed: number[]) => Promise<void>;
+
+/** Called once per mail when recipients are still pending past outbound.delayWarningSeconds. */
+export type DelayHandler = (mail: QueuedMail, pending: number[]) => Promise<void>;
 
 export class Scheduler {
   private readonly relay: Relay;
@@ -35,6 +40,7 @@ export class Scheduler {
   private readonly active = new Set<Promise<void>>();
   maxInFlight = 200;
   onFailures: FailureHandler = async () => {};
+  onDelayed: DelayHandler = async () => {};
 
   constructor(relay: Relay, agents: Agents) {
     this.relay = relay;
@@ -57,6 +63,7 @@ export class Scheduler {
     this.stopped = true;
     clearTimeout(this.timer);
     await Promise.allSettled([...this.active]);
+    await Promise.allSettled(Object.values(this.agents).map((a) => a.close?.()));
   }
 
   private kick(): void {
@@ -151,16 +158,32 @@ export class Scheduler {
         failed.push(o.index);
         log.warn(entry, 'delivery failed permanently');
       } else {
-        r.nextAttemptAt = now + backoffMs(r.attempts);
-        log.info({ ...entry, retryAt: new Date(r.nextAttemptAt).toISOString() }, 'delivery deferred');
+        const next = afterDeferral(this.relay.snapshot.config.outbound, mail.envelope.receivedAt, r.attempts, o.detail, now);
+        if (next.kind === 'expire') {
+          r.status = 'failed';
+          r.doneAt = now;
+          r.nextAttemptAt = undefined;
+          r.lastError = next.detail;
+          failed.push(o.index);
+          log.warn({ ...entry, detail: next.detail }, 'delivery failed: queue lifetime expired');
+        } else {
+          r.nextAttemptAt = next.at;
+          log.info({ ...entry, retryAt: new Date(r.nextAttemptAt).toISOString() }, 'delivery deferred');
+        }
       }
     }
-    if (failed.length) await this.onFailures(mail, failed);
+    if (failed.length) await this.onFailures({ ...mail, state: { ...mail.state, recipients } }, failed);
+    let delayWarned = mail.state.delayWarned;
+    const pending = recipients.flatMap((r, i) => (r.status === 'pending' ? [i] : []));
+    if (pending.length && delayWarningDue(this.relay.snapshot.config.outbound, mail.envelope.receivedAt, !!delayWarned, now)) {
+      await this.onDelayed({ ...mail, state: { ...mail.state, recipients } }, pending);
+      delayWarned = true;
+    }
     if (recipients.every((r) => r.status !== 'pending')) {
       await queue.remove(id);
       log.info({ qid: id, delivered: recipients.filter((r) => r.status === 'delivered').length, failed: recipients.filter((r) => r.status === 'failed').length }, 'removed from queue');
     } else {
-      await queue.saveState(id, { ...mail.state, recipients });
+      await queue.saveState(id, { ...mail.state, recipients, delayWarned });
     }
   }
 }

@@ -1,0 +1,203 @@
+// The onward SMTP delivery agent (route kind `relay`). Recipients of one mail are grouped by destination
+// (domain or smarthost); each destination gets one transaction with all its recipients, on a pooled
+// connection to its first reachable MX host (preference order) or smarthost.
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Config, OutboundConfig } from '../../config/schema.ts';
+import type { QueuedMail } from '../../queue/fs.ts';
+import type { Relay } from '../../runtime.ts';
+import type { DeliveryAgent, DeliveryOutcome } from '../../scheduler/scheduler.ts';
+import { DkimSigner } from '../dkim.ts';
+import { MxResolver, type NextHop } from '../mx.ts';
+import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
+import { destinationOf, type Destination } from './destination.ts';
+import { MtaStsCache, applyStsPolicy } from './mta-sts.ts';
+import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
+import { ConnectionPool } from './pool.ts';
+import { stricter, tlsPolicyFor } from './tls-policy.ts';
+
+interface Plan {
+  hops: NextHop[];
+  tls: TlsPolicyName;
+}
+
+/** An address that refused a connection is tried last for this long (Postfix: a dead-host cache). */
+const DEAD_MS = 60_000;
+
+export class SmtpAgent implements DeliveryAgent {
+  readonly name = 'smtp';
+  private readonly relay: Relay;
+  private readonly pool: ConnectionPool<SmtpClient>;
+  private readonly dkim = new DkimSigner();
+  private readonly dead = new Map<string, number>();
+  private resolverKey = '';
+  private mx!: MxResolver;
+  private sts!: MtaStsCache;
+
+  constructor(relay: Relay) {
+    this.relay = relay;
+    this.pool = new ConnectionPool(() => {
+      const o = this.outbound;
+      return { total: o.concurrency.total, perDestination: o.concurrency.perDestination, idleMs: o.idleSeconds * 1000 };
+    });
+  }
+
+  private get config(): Config {
+    return this.relay.snapshot.config;
+  }
+
+  private get outbound(): OutboundConfig {
+    return this.config.outbound;
+  }
+
+  /** The resolver follows the config: rebuilt when a reload changes servers or family. */
+  private resolver(): MxResolver {
+    const o = this.outbound;
+    const key = JSON.stringify([o.resolver, o.family]);
+    if (key !== this.resolverKey) {
+      this.resolverKey = key;
+      this.mx = new MxResolver({ servers: o.resolver?.servers, timeoutMs: (o.resolver?.timeoutSeconds ?? 5) * 1000, family: o.family });
+      this.sts = new MtaStsCache(this.mx.resolver);
+    }
+    return this.mx;
+  }
+
+  async deliver(mail: QueuedMail, indexes: number[], content: () => Readable): Promise<DeliveryOutcome[]> {
+    const log = this.relay.log.child({ qid: mail.envelope.id, agent: 'smtp' });
+    const groups = new Map<string, { dest: Destination; rcpts: RcptIndex }>();
+    const outcomes: DeliveryOutcome[] = [];
+    for (const index of indexes) {
+      const route = mail.envelope.recipients[index].route;
+      if (route.kind !== 'relay') continue;
+      const dest = destinationOf(route, this.config);
+      if ('error' in dest) {
+        outcomes.push({ index, result: 'deferred', detail: `4.3.5 ${dest.error}` });
+        continue;
+      }
+      const g = groups.get(dest.key) ?? { dest, rcpts: new Map() };
+      g.rcpts.set(route.address, [...(g.rcpts.get(route.address) ?? []), index]);
+      groups.set(dest.key, g);
+    }
+    let signature = '';
+    try {
+      signature = await this.dkim.sign(this.outbound.dkim, mail.envelope.from, content);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'DKIM signing failed; deferring rather than sending unsigned');
+      return [...outcomes, ...[...groups.values()].flatMap((g) => deferAll(g.rcpts, `4.3.0 ${(err as Error).message}`))];
+    }
+    const results = await Promise.all([...groups.values()].map((g) => this.deliverTo(mail, g.dest, g.rcpts, signature, content, log)));
+    return [...outcomes, ...results.flat()];
+  }
+
+  private async plan(dest: Destination, log: Relay['log']): Promise<Plan | DeliveryOutcome[] | ((r: RcptIndex) => DeliveryOutcome[])> {
+    const mx = this.resolver();
+    if (dest.kind === 'smarthost') {
+      const addrs = await mx.addresses(dest.host);
+      if (addrs.kind !== 'ok') return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${addrs.kind === 'tempfail' ? addrs.cause : 'no address'}`);
+      return { hops: [{ host: dest.host, preference: 0, addresses: addrs.value }], tls: tlsPolicyFor(dest.host, this.outbound) };
+    }
+    const found = await mx.resolveDomain(dest.domain);
+    if (found.kind === 'notfound') return (r) => failAll(r, `${found.status} ${found.reason}`);
+    if (found.kind === 'tempfail') return (r) => deferAll(r, `4.4.3 ${found.cause}`);
+    let tls = tlsPolicyFor(dest.domain, this.outbound);
+    let hops = found.hops;
+    if (this.outbound.mtaSts) {
+      const decision = applyStsPolicy(await this.sts.policy(dest.domain), hops);
+      if (decision.kind === 'nomatch') return (r) => deferAll(r, `4.7.5 MTA-STS policy of ${dest.domain} lists none of its MX hosts (${decision.mx.join(', ')})`);
+      if (decision.kind === 'testing' && decision.mismatched.length) log.warn({ domain: dest.domain, mismatched: decision.mismatched }, 'MTA-STS (testing): MX hosts not in the policy');
+      if (decision.kind === 'enforce') {
+        hops = decision.hops;
+        tls = stricter(tls, 'verify');
+      }
+    }
+    return { hops, tls };
+  }
+
+  private async deliverTo(mail: QueuedMail, dest: Destination, rcpts: RcptIndex, signature: string, content: () => Readable, log: Relay['log']): Promise<DeliveryOutcome[]> {
+    const plan = await this.plan(dest, log);
+    if (typeof plan === 'function') return plan(rcpts);
+    if (Array.isArray(plan)) return plan;
+    const envelope = { from: mail.envelope.from, to: [...rcpts.keys()], size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime' };
+    const max = this.outbound.maxMessagesPerConnection;
+    // connections are shared only under the same TLS policy: a plaintext one never serves a `required` mail
+    const slot = `${dest.key} tls=${plan.tls}`;
+    // a reused connection may have been closed by the server since: one more try on a fresh one
+    for (let attempt = 0; ; attempt++) {
+      let client: SmtpClient;
+      try {
+        client = await this.pool.acquire(slot, () => this.connect(dest, plan, log));
+      } catch (err) {
+        return deferAll(rcpts, `4.4.1 ${(err as Error).message}`);
+      }
+      const reused = client.messages > 0;
+      const message = signature ? Readable.from(prepend(signature, content())) : content();
+      try {
+        const info = await client.send(envelope, message);
+        this.pool.release(slot, client, client.messages < max);
+        log.debug({ mta: client.name, tls: client.secure, rcpts: envelope.to.length }, 'transaction done');
+        return outcomesOfSuccess(rcpts, info, client.name);
+      } catch (e) {
+        const err = e as SmtpError;
+        if (!hasReply(err)) {
+          this.pool.release(slot, client, false);
+          if (reused && attempt === 0) continue;
+          return outcomesOfError(rcpts, err, client.name);
+        }
+        this.pool.release(slot, client, client.messages < max && (await client.reset()));
+        return outcomesOfError(rcpts, err, client.name);
+      }
+    }
+  }
+
+  /** Opens a session to the first host (preference order) and address that takes one. */
+  private async connect(dest: Destination, plan: Plan, log: Relay['log']): Promise<SmtpClient> {
+    const o = this.outbound;
+    const auth = dest.kind === 'smarthost' ? await this.credentials(dest.host, dest.port) : undefined;
+    const errors: string[] = [];
+    const now = Date.now();
+    for (const hop of plan.hops) {
+      const addresses = [...hop.addresses].sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
+      for (const address of addresses) {
+        try {
+          const client = await SmtpClient.open({
+            host: hop.host,
+            address,
+            port: dest.kind === 'smarthost' ? dest.port : o.port,
+            implicitTls: dest.kind === 'smarthost' && dest.implicitTls,
+            tls: plan.tls,
+            heloName: o.heloName ?? this.config.hostname ?? 'localhost',
+            ca: o.caFile ? await readFile(o.caFile, 'utf8') : undefined,
+            auth,
+            connectTimeoutMs: o.connectTimeoutSeconds * 1000,
+            greetingTimeoutMs: o.greetingTimeoutSeconds * 1000,
+            commandTimeoutMs: o.commandTimeoutSeconds * 1000,
+          });
+          this.dead.delete(address);
+          return client;
+        } catch (err) {
+          const e = err as SmtpError;
+          if (e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') this.dead.set(address, Date.now() + DEAD_MS);
+          errors.push(`${hop.host}[${address}]: ${e.message}`);
+          log.info({ mta: `${hop.host}[${address}]`, tls: plan.tls, err: e.message }, 'outbound connection failed; trying the next host');
+        }
+      }
+    }
+    throw new Error(`no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`);
+  }
+
+  private async credentials(host: string, port: number): Promise<{ user: string; pass: string } | undefined> {
+    const entry = this.outbound.smarthostAuth.find((a) => a.host === `${host}:${port}`) ?? this.outbound.smarthostAuth.find((a) => a.host === host);
+    if (!entry) return undefined;
+    const pass = (await readFile(entry.passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    return { user: entry.username, pass };
+  }
+
+  async close(): Promise<void> {
+    this.pool.close();
+  }
+}
+
+async function* prepend(head: string, rest: Readable): AsyncGenerator<Buffer> {
+  yield Buffer.from(head);
+  for await (const chunk of rest) yield chunk as Buffer;
+}

@@ -1,0 +1,161 @@
+// One outbound SMTP session on nodemailer's SMTPConnection, with promises and the relay's TLS policy:
+// connect to one address (DNS was done by mx.ts), EHLO, STARTTLS as the policy says, AUTH when given,
+// then any number of transactions. Failures while opening are connection failures (try the next host,
+// defer); failures inside a transaction carry the server's reply and decide per recipient.
+import { rootCertificates } from 'node:tls';
+import type { Readable } from 'node:stream';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Pooled } from './pool.ts';
+
+export type TlsPolicyName = 'none' | 'opportunistic' | 'required' | 'verify';
+
+export interface OpenOptions {
+  /** Host name (certificate check, SNI, logs). */
+  host: string;
+  address: string;
+  port: number;
+  /** Implicit TLS from the first byte (smtps://). */
+  implicitTls: boolean;
+  tls: TlsPolicyName;
+  heloName: string;
+  ca?: string;
+  auth?: { user: string; pass: string };
+  connectTimeoutMs: number;
+  greetingTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+export interface SendEnvelope {
+  from: string;
+  to: string[];
+  size: number;
+  use8BitMime: boolean;
+}
+
+export type SmtpError = SMTPConnection.SMTPError & { rejectedErrors?: SMTPConnection.SMTPError[]; recipient?: string };
+
+export class SmtpClient implements Pooled {
+  readonly host: string;
+  readonly address: string;
+  readonly conn: SMTPConnection;
+  messages = 0;
+  private ended = false;
+
+  private constructor(opts: OpenOptions, conn: SMTPConnection) {
+    this.host = opts.host;
+    this.address = opts.address;
+    this.conn = conn;
+    conn.on('end', () => (this.ended = true));
+    conn.on('error', () => (this.ended = true));
+  }
+
+  get alive(): boolean {
+    return !this.ended && !(this.conn as unknown as { _destroyed: boolean })._destroyed;
+  }
+
+  get secure(): boolean {
+    return this.conn.secure;
+  }
+
+  /** `mx.example.net[192.0.2.1]`, as Postfix names the remote MTA. */
+  get name(): string {
+    return this.host === this.address ? `[${this.address}]` : `${this.host}[${this.address}]`;
+  }
+
+  static async open(opts: OpenOptions): Promise<SmtpClient> {
+    try {
+      return await SmtpClient.openOnce(opts, false);
+    } catch (err) {
+      // opportunistic: a TLS handshake that fails is retried in plaintext, as Postfix does
+      if (opts.tls === 'opportunistic' && !opts.implicitTls && (err as SmtpError).code === 'ETLS') return SmtpClient.openOnce(opts, true);
+      throw err;
+    }
+  }
+
+  private static async openOnce(opts: OpenOptions, plaintext: boolean): Promise<SmtpClient> {
+    const verify = opts.tls === 'verify';
+    const conn = new SMTPConnection({
+      host: opts.address,
+      port: opts.port,
+      secure: opts.implicitTls,
+      name: opts.heloName,
+      ignoreTLS: opts.tls === 'none' || plaintext,
+      requireTLS: opts.tls === 'required' || verify,
+      opportunisticTLS: opts.tls === 'opportunistic',
+      connectionTimeout: opts.connectTimeoutMs,
+      greetingTimeout: opts.greetingTimeoutMs,
+      socketTimeout: opts.commandTimeoutMs,
+      logger: false,
+      tls: {
+        servername: opts.host,
+        rejectUnauthorized: verify,
+        ca: opts.ca ? [...rootCertificates, opts.ca] : undefined,
+        minVersion: 'TLSv1.2',
+      },
+    } as SMTPConnection.Options);
+    const client = new SmtpClient(opts, conn);
+    conn.on('error', () => {}); // errors reach the pending callback; an idle connection just dies
+    await phase(conn, (done) => conn.connect(done));
+    if (opts.auth) {
+      const local = /^(127\.|::1$)/.test(opts.address);
+      if (!conn.secure && !local) {
+        conn.close();
+        throw Object.assign(new Error(`not sending credentials to ${client.name} without TLS`), { code: 'ETLS' });
+      }
+      try {
+        await phase(conn, (done) => conn.login(opts.auth!, done));
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    }
+    return client;
+  }
+
+  send(envelope: SendEnvelope, message: Readable): Promise<SMTPConnection.SentMessageInfo> {
+    this.messages++;
+    return new Promise((resolve, reject) =>
+      this.conn.send({ from: envelope.from, to: envelope.to, size: envelope.size, use8BitMime: envelope.use8BitMime }, message, (err, info) =>
+        err ? reject(err) : resolve(info),
+      ),
+    );
+  }
+
+  /** RSET after a failed transaction, so the connection can carry the next mail; false if it cannot. */
+  async reset(): Promise<boolean> {
+    if (!this.alive) return false;
+    return phase(this.conn, (done) => this.conn.reset(done)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  close(): void {
+    this.ended = true;
+    try {
+      this.conn.quit();
+    } catch {
+      this.conn.close();
+    }
+  }
+}
+
+/**
+ * Runs one step whose callback SMTPConnection may never call: a failing connection emits 'error' (or
+ * just ends) instead, so either settles the step.
+ */
+function phase(conn: SMTPConnection, step: (done: (err?: Error | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => settle(err);
+    const onEnd = () => settle(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }));
+    const settle = (err?: Error | null) => {
+      conn.off('error', onError);
+      conn.off('end', onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    conn.once('error', onError);
+    conn.once('end', onEnd);
+    step(settle);
+  });
+}
