@@ -78,7 +78,7 @@ export const OutboundSchema = Type.Object(
       { ...strict, default: {}, description: 'Backoff after a temporary failure, with ±10% jitter.' },
     ),
     queueLifetimeSeconds: Seconds(4 * 86400, 'A recipient still undelivered this long after the mail arrived fails (4.4.7) and is bounced (smtpd.conf `queue ttl`, Postfix maximal_queue_lifetime).'),
-    delayWarningSeconds: Type.Optional(Type.Number({ minimum: 1, description: 'Send one "delayed" DSN to the sender when a recipient is still pending this long (Postfix delay_warning_time); off when absent.' })),
+    delayWarningSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Send one "delayed" DSN to the sender when a recipient is still pending this long (Postfix delay_warning_time); off when absent.' })),
     dkim: Type.Array(DkimKeySchema, { default: [], description: 'DKIM signing keys per sender domain.' }),
   },
   { ...strict, default: {} },
