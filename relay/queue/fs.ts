@@ -49,6 +49,8 @@ export class QueueStore {
   readonly dir: string;
   private readonly opts: QueueOptions;
   private readonly mails = new Map<string, QueuedMail>();
+  /** Mails with a state/<id>.json on disk: removal unlinks it only then (a failing rm costs an error object). */
+  private readonly withState = new Set<string>();
   private readonly messagesSync: DirSyncer;
   private readonly stateSync: DirSyncer;
   private freeCheckedAt = 0;
@@ -103,6 +105,7 @@ export class QueueStore {
     for (const name of await readdir(join(this.dir, 'state'))) {
       const id = name.replace(/\.json(\.tmp)?$/, '');
       if (name.endsWith('.tmp') || !ids.has(id)) await rm(join(this.dir, 'state', name), { force: true });
+      else this.withState.add(id);
     }
     return report;
   }
@@ -207,7 +210,9 @@ export class QueueStore {
 
   /** The message content (without the queue header line), as received. */
   content(mail: QueuedMail): Readable {
-    return createReadStream(this.path('messages', mail.envelope.id), { start: mail.headerBytes, highWaterMark: 256 * 1024 });
+    // buffers sized to the message: a 256 KiB buffer for every 2 KiB mail is most of delivery's garbage
+    const highWaterMark = Math.min(256 * 1024, Math.max(16 * 1024, mail.size + 1));
+    return createReadStream(this.path('messages', mail.envelope.id), { start: mail.headerBytes, highWaterMark });
   }
 
   /** Persists a mail's delivery state atomically (tmp, fsync, rename, directory fsync). */
@@ -224,6 +229,7 @@ export class QueueStore {
       await fh.close();
     }
     await rename(tmp, final);
+    this.withState.add(id);
     if (this.opts.fsync) await this.stateSync.sync();
     mail.state = state;
   }
@@ -234,7 +240,7 @@ export class QueueStore {
     await unlink(this.path('messages', id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await rm(this.statePath(id), { force: true });
+    if (this.withState.delete(id)) await rm(this.statePath(id), { force: true });
     return had;
   }
 }
