@@ -1,0 +1,58 @@
+// MailDomain: domains a MailServer accepts mail for and how it delivers it
+// (`accept from any for domain 'example.org' virtual <virtusers> deliver to mbox`,
+//  `accept from any for domain <domains> virtual <users> deliver to mbox`).
+import { Type } from '@sinclair/typebox';
+import { CommonStatus, DomainPattern, LocalRef, StringEnum, Target } from './fields.ts';
+import { defineKind, type KubeObject } from './kind.ts';
+
+export const MailDomainSpec = Type.Object({
+  mailServerRef: LocalRef('The MailServer that accepts mail for these domains.'),
+  domains: Type.Array(DomainPattern(), {
+    minItems: 1,
+    description: 'Domains, wildcards allowed (`*.example.org`, `example.*`; a wildcard top-level domain gets a warning: it matches every registry\'s domain).',
+  }),
+  delivery: Type.Object(
+    {
+      type: StringEnum(['mbox', 'maildir', 'lmtp', 'relay'] as const, { default: 'mbox' }),
+      lmtp: Type.Optional(
+        Type.Object({
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+          rcptTo: StringEnum(['mailbox', 'address'] as const, { default: 'mailbox' }),
+        }),
+      ),
+      relay: Type.Optional(Type.Object({ smarthost: Type.Optional(Type.String({ pattern: '^smtps?://[^/\\s]+$' })) })),
+    },
+    { default: {}, description: 'What happens to mail for a user (`deliver to mbox`, maildir, lmtp, relay).' },
+  ),
+  catchAll: Type.Optional(Target({ description: 'Where mail for unknown users goes (`@example.org catchall@example.org`). Attracts spam.' })),
+  postmaster: Type.Optional(Target({ description: 'Where postmaster@ each domain goes, unless a VirtualUser claims it.' })),
+  priority: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 100,
+    description: 'Rule order among the server\'s MailDomains (lower first; then exact domains before wildcards, then name). The first matching rule decides.',
+  }),
+});
+
+export const MailDomainStatus = Type.Object({
+  ...CommonStatus,
+  users: Type.Optional(Type.Integer()),
+  warnings: Type.Optional(Type.Array(Type.String())),
+});
+
+export const MailDomainKind = defineKind({
+  kind: 'MailDomain',
+  plural: 'maildomains',
+  singular: 'maildomain',
+  shortNames: ['md'],
+  description: 'Domains a MailServer accepts mail for, and their delivery.',
+  spec: MailDomainSpec,
+  status: MailDomainStatus,
+  columns: [
+    { name: 'Domains', type: 'string', jsonPath: '.spec.domains' },
+    { name: 'Users', type: 'integer', jsonPath: '.status.users' },
+  ],
+});
+
+export type MailDomain = KubeObject<typeof MailDomainSpec, typeof MailDomainStatus>;

@@ -1,0 +1,140 @@
+// MailServer: one relay instance — its image, volumes, outbound delivery, local aliases and limits.
+// Listeners, MailDomains (and through them VirtualUsers) name the MailServer they belong to.
+import { Type, type Static } from '@sinclair/typebox';
+import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
+import { defineKind, type KubeObject } from './kind.ts';
+
+const Volume = (what: string) =>
+  Type.Object(
+    {
+      size: Quantity({ default: '1Gi', description: `Requested size of the ${what} volume.` }),
+      storageClassName: Type.Optional(Type.String({ description: 'Storage class; the cluster default when absent. Any ReadWriteOnce class works.' })),
+      retainOnDelete: Type.Boolean({
+        default: true,
+        description: `Keep the ${what} PersistentVolumeClaim when the MailServer is deleted (mail is data). false: owned, so garbage-collected with it.`,
+      }),
+    },
+    { default: {}, description: `The ${what} volume (a PersistentVolumeClaim).` },
+  );
+
+export const OutboundSpec = Type.Object(
+  {
+    family: Family({ default: 'any', description: 'Address family for onward delivery (Listing 1 line 7: `limit mta inet4`).' }),
+    heloName: Type.Optional(Type.String({ minLength: 1, description: 'EHLO name for onward delivery; default spec.hostname.' })),
+    smarthost: Type.Optional(Type.String({ pattern: '^smtps?://[^/\\s]+$', description: 'Send all onward mail through smtp://host:port or smtps://host:port instead of MX lookup.' })),
+    smarthostAuth: Type.Optional(
+      Type.Object(
+        { username: Type.String({ minLength: 1 }), passwordSecretRef: SecretKeyRef('password', 'The Secret key holding the smarthost password.') },
+        { description: 'AUTH for the smarthost (sent only over TLS).' },
+      ),
+    ),
+    tls: StringEnum(['none', 'opportunistic', 'required', 'verify'] as const, { default: 'opportunistic', description: 'STARTTLS policy for onward delivery.' }),
+    tlsPolicies: Type.Optional(
+      Type.Array(
+        Type.Object({ domain: Type.String({ minLength: 1 }), tls: StringEnum(['none', 'opportunistic', 'required', 'verify'] as const) }),
+        { description: 'Per-destination TLS policy; the first match wins.' },
+      ),
+    ),
+    mtaSts: Type.Boolean({ default: false, description: 'Enforce MTA-STS policies (RFC 8461).' }),
+    dkim: Type.Optional(
+      Type.Array(
+        Type.Object({
+          domain: Type.String({ minLength: 1 }),
+          selector: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+          privateKeySecretRef: SecretKeyRef('private.key', 'The Secret key holding the PEM private key (RSA or Ed25519).'),
+        }),
+        { description: 'DKIM signing keys per sender domain.' },
+      ),
+    ),
+    relayFrom: Type.Object(
+      {
+        authenticated: Type.Boolean({ default: true, description: 'Authenticated sessions may send anywhere (`accept from any auth for any relay`).' }),
+        tags: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), { description: 'Mail accepted on Listeners with these tags may go anywhere (`accept tagged remote for any relay`).' })),
+        networks: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Client networks (CIDR) that may send anywhere without AUTH. Keep it short: an open relay is a spam source.' })),
+      },
+      { default: {}, description: 'Who may send mail to other domains. Mail for the MailServer\'s own domains is decided by MailDomains.' },
+    ),
+  },
+  { default: {}, description: 'Onward delivery by SMTP.' },
+);
+
+export const LocalSpec = Type.Object(
+  {
+    aliases: Type.Optional(
+      StringMap(Type.Array(Target(), { minItems: 1 }), {
+        description: 'Aliases for local users (`accept for local alias <aliases> deliver to mbox`): name → mailboxes or addresses.',
+      }),
+    ),
+    delivery: StringEnum(['mbox', 'maildir'] as const, { default: 'mbox', description: 'How mail for local users is stored.' }),
+  },
+  { description: 'Mail for the server itself (`for local`), from pod-local clients (a Listener bound to 127.0.0.1).' },
+);
+
+export const MailServerSpec = Type.Object({
+  image: Type.String({ minLength: 1, default: 'kubemta.local/kubemta:0.1.0', description: 'The kubemta image (runs `kubemta relay`).' }),
+  imagePullPolicy: StringEnum(['Always', 'IfNotPresent', 'Never'] as const, { default: 'IfNotPresent' }),
+  replicas: Type.Integer({
+    minimum: 1,
+    maximum: 50,
+    default: 1,
+    description: '1: a Deployment (Recreate). More: a StatefulSet with one queue volume per replica (deliver by lmtp or relay then: each replica has its own mail store).',
+  }),
+  hostname: Type.String({ minLength: 1, maxLength: 253, description: 'The relay\'s name (greeting and EHLO), e.g. post.example.org.' }),
+  queue: Volume('queue'),
+  mailStore: Volume('mail store'),
+  outbound: OutboundSpec,
+  local: Type.Optional(LocalSpec),
+  limits: Type.Optional(
+    Type.Object(
+      {
+        maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        maxRecipients: Type.Optional(Type.Integer({ minimum: 1 })),
+        maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+        maxConnectionsPerClient: Type.Optional(Type.Integer({ minimum: 1 })),
+        idleTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+        queueLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+      },
+      { description: 'Session and queue limits; the relay\'s defaults when absent.' },
+    ),
+  ),
+  tableShards: Type.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 4,
+    description: 'Secrets the tables (virtual users, credentials, aliases) are spread over, each under the 1 MiB object limit. Changing it restarts the relay once.',
+  }),
+  logLevel: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, { default: 'info' }),
+  resources: Type.Optional(
+    Type.Object(
+      { limits: Type.Optional(StringMap(Quantity())), requests: Type.Optional(StringMap(Quantity())) },
+      { description: 'The relay container\'s resources.' },
+    ),
+  ),
+  nodeSelector: Type.Optional(StringMap(Type.String())),
+});
+
+export const MailServerStatus = Type.Object({
+  ...CommonStatus,
+  workload: Type.Optional(Type.String({ description: 'Deployment/NAME or StatefulSet/NAME.' })),
+  listeners: Type.Optional(Type.Integer()),
+  domains: Type.Optional(Type.Integer()),
+  users: Type.Optional(Type.Integer()),
+  configHash: Type.Optional(Type.String({ description: 'Hash of the relay config and tables last applied.' })),
+});
+
+export const MailServerKind = defineKind({
+  kind: 'MailServer',
+  plural: 'mailservers',
+  singular: 'mailserver',
+  shortNames: ['ms'],
+  description: 'A kubemta relay: the Deployment (or StatefulSet), its config, volumes and Services.',
+  spec: MailServerSpec,
+  status: MailServerStatus,
+  columns: [
+    { name: 'Hostname', type: 'string', jsonPath: '.spec.hostname' },
+    { name: 'Users', type: 'integer', jsonPath: '.status.users' },
+  ],
+});
+
+export type MailServer = KubeObject<typeof MailServerSpec, typeof MailServerStatus>;
+export type MailServerSpecT = Static<typeof MailServerSpec>;

@@ -1,0 +1,206 @@
+// The checks a schema cannot make: references that must resolve, ports and addresses claimed once.
+// Each check looks at one server's objects and reports violations; the first violation of an object is
+// the one its Ready condition names. Objects are visited oldest first, so the newcomer loses a conflict.
+import type { MailServer } from '../api/mailserver.ts';
+import type { Listener } from '../api/listener.ts';
+import type { PkiCert } from '../api/pkicert.ts';
+import type { MailDomain } from '../api/maildomain.ts';
+import type { VirtualUser } from '../api/virtualuser.ts';
+import { hashScheme } from '../../relay/auth/hash.ts';
+import { isLoopback } from '../api/validate.ts';
+import { Reasons, type Kind, type Reason, type RenderOptions, type SecretData } from './snapshot.ts';
+
+export interface ServerGroup {
+  server: MailServer;
+  listeners: Listener[];
+  domains: MailDomain[];
+  users: VirtualUser[];
+  pkiCerts: Map<string, PkiCert>;
+  secrets: Map<string, SecretData>;
+  options: RenderOptions;
+}
+
+export interface Violation {
+  kind: Kind;
+  name: string;
+  reason: Reason;
+  message: string;
+}
+
+type Check = (g: ServerGroup) => Violation[];
+
+export function containerPortOf(l: Listener): number {
+  return l.spec.containerPort ?? (l.spec.port < 1024 ? l.spec.port + 10000 : l.spec.port);
+}
+
+export function serviceNameOf(l: Listener, server: MailServer): string | undefined {
+  return l.spec.service.type === 'None' || isLoopback(l.spec.address) ? undefined : (l.spec.service.name ?? server.metadata.name);
+}
+
+/** `postmaster@Example.org` → lower-case domain; the local part is kept as written. */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** OpenSMTPD-style domain match: `*` matches one or more labels' worth of characters. */
+export function domainMatches(pattern: string, domain: string): boolean {
+  const re = new RegExp('^' + pattern.toLowerCase().split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.+') + '$');
+  return re.test(domain.toLowerCase());
+}
+
+export function secretKey(g: ServerGroup, ref: { name: string; key: string }): Buffer | undefined {
+  const v = g.secrets.get(ref.name)?.data[ref.key];
+  return v === undefined || Buffer.isBuffer(v) ? v : Buffer.from(v); // a structuredClone'd Buffer is a Uint8Array
+}
+
+const listenerPkiExists: Check = (g) =>
+  g.listeners.flatMap((l): Violation[] => {
+    const ref = l.spec.tls.pkiCertRef?.name;
+    if (ref === undefined) return [];
+    const pki = g.pkiCerts.get(ref);
+    if (!pki) return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.PkiCertNotFound, message: `spec.tls.pkiCertRef.name: no PkiCert "${ref}"` }];
+    if (g.options.requirePkiSecrets) {
+      const secretName = pki.spec.secretName ?? `${pki.metadata.name}-tls`;
+      const s = g.secrets.get(secretName);
+      if (!s?.data['tls.crt'] || !s.data['tls.key']) {
+        return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.PkiCertNotReady, message: `spec.tls.pkiCertRef.name: PkiCert "${ref}" has no Secret "${secretName}" with tls.crt and tls.key yet` }];
+      }
+    }
+    return [];
+  });
+
+const listenerCredentialsExist: Check = (g) =>
+  g.listeners.flatMap((l) => {
+    const ref = l.spec.auth?.credentialsSecretRef;
+    if (!ref || secretKey(g, ref)) return [];
+    return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.SecretNotFound, message: `spec.auth.credentialsSecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+  });
+
+const listenerPortsUnique: Check = (g) => {
+  const out: Violation[] = [];
+  const containerPorts = new Map<number, string>();
+  const servicePorts = new Map<string, string>();
+  for (const l of g.listeners) {
+    const cp = containerPortOf(l);
+    const svc = serviceNameOf(l, g.server);
+    const sp = svc === undefined ? undefined : `${svc}:${l.spec.port}`;
+    const clash = (sp && servicePorts.get(sp)) || containerPorts.get(cp);
+    if (clash) {
+      const what = sp && servicePorts.get(sp) ? `spec.port: port ${l.spec.port} of Service "${svc}"` : `spec.containerPort: container port ${cp}`;
+      out.push({ kind: 'Listener', name: l.metadata.name, reason: Reasons.PortConflict, message: `${what} is already used by Listener "${clash}"` });
+      continue;
+    }
+    containerPorts.set(cp, l.metadata.name);
+    if (sp) servicePorts.set(sp, l.metadata.name);
+  }
+  return out;
+};
+
+const servicesAgree: Check = (g) => {
+  const out: Violation[] = [];
+  const first = new Map<string, Listener>();
+  for (const l of g.listeners) {
+    const svc = serviceNameOf(l, g.server);
+    if (svc === undefined) continue;
+    const f = first.get(svc);
+    if (!f) {
+      first.set(svc, l);
+      continue;
+    }
+    const same =
+      f.spec.service.type === l.spec.service.type &&
+      JSON.stringify(f.spec.service.annotations ?? {}) === JSON.stringify(l.spec.service.annotations ?? {}) &&
+      f.spec.service.externalTrafficPolicy === l.spec.service.externalTrafficPolicy;
+    if (!same) {
+      out.push({ kind: 'Listener', name: l.metadata.name, reason: Reasons.ServiceConflict, message: `spec.service: Service "${svc}" is already defined differently by Listener "${f.metadata.name}" (type, annotations, externalTrafficPolicy must agree)` });
+    }
+  }
+  return out;
+};
+
+const userDomainMatches: Check = (g) =>
+  g.users.flatMap((u) => {
+    if (!u.spec.address) return [];
+    const domain = g.domains.find((d) => d.metadata.name === u.spec.mailDomainRef.name);
+    if (!domain || domain.spec.domains.some((p) => domainMatches(p, domainOf(u.spec.address!)))) return [];
+    return [{ kind: 'VirtualUser', name: u.metadata.name, reason: Reasons.DomainMismatch, message: `spec.address: "${domainOf(u.spec.address)}" is not one of MailDomain "${domain.metadata.name}"'s domains` }];
+  });
+
+const userLoginSecretValid: Check = (g) =>
+  g.users.flatMap((u): Violation[] => {
+    const ref = u.spec.login?.passwordHashSecretRef;
+    if (!ref) return [];
+    const v = secretKey(g, ref);
+    if (!v) return [{ kind: 'VirtualUser', name: u.metadata.name, reason: Reasons.SecretNotFound, message: `spec.login.passwordHashSecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+    if (hashScheme(v.toString('utf8').trim()) === 'unknown') {
+      // never quote the value: it may be a clear password put there by mistake
+      return [{ kind: 'VirtualUser', name: u.metadata.name, reason: Reasons.InvalidSpec, message: `spec.login.passwordHashSecretRef: Secret "${ref.name}" key "${ref.key}" is not a bcrypt or $6$/$5$ crypt hash (use kubemta encrypt)` }];
+    }
+    return [];
+  });
+
+/** The keys a user occupies in its MailDomain's virtual table. */
+export function userKeys(u: VirtualUser): string[] {
+  return u.spec.address ? [u.spec.address.toLowerCase()] : [u.spec.localPart!.toLowerCase()];
+}
+
+const addressesClaimedOnce: Check = (g) => {
+  const out: Violation[] = [];
+  const perDomain = new Map<string, Map<string, string>>();
+  const addresses = new Map<string, string>();
+  for (const u of g.users) {
+    const table = perDomain.get(u.spec.mailDomainRef.name) ?? new Map<string, string>();
+    perDomain.set(u.spec.mailDomainRef.name, table);
+    const key = userKeys(u)[0];
+    const owner = table.get(key) ?? (u.spec.address ? addresses.get(key) : undefined);
+    if (owner) {
+      const field = u.spec.address ? 'spec.address' : 'spec.localPart';
+      out.push({ kind: 'VirtualUser', name: u.metadata.name, reason: Reasons.AddressConflict, message: `${field}: "${key}" is already claimed by VirtualUser "${owner}"` });
+      continue;
+    }
+    table.set(key, u.metadata.name);
+    if (u.spec.address) addresses.set(key, u.metadata.name);
+  }
+  return out;
+};
+
+/** Usernames must be unique per server: one credentials line per user. */
+export function loginName(u: VirtualUser): string | undefined {
+  return u.spec.login ? (u.spec.login.username ?? u.spec.address ?? u.spec.localPart) : undefined;
+}
+
+const usernamesUnique: Check = (g) => {
+  const out: Violation[] = [];
+  const seen = new Map<string, string>();
+  for (const u of g.users) {
+    const name = loginName(u);
+    if (name === undefined) continue;
+    const owner = seen.get(name);
+    if (owner) out.push({ kind: 'VirtualUser', name: u.metadata.name, reason: Reasons.UsernameConflict, message: `spec.login.username: "${name}" is already the login of VirtualUser "${owner}"` });
+    else seen.set(name, u.metadata.name);
+  }
+  return out;
+};
+
+export const checks: Check[] = [
+  listenerPkiExists,
+  listenerCredentialsExist,
+  listenerPortsUnique,
+  servicesAgree,
+  userDomainMatches,
+  userLoginSecretValid,
+  addressesClaimedOnce,
+  usernamesUnique,
+];
+
+/** Warnings never hold anything: a wildcard top-level domain matches every registry's domain. */
+export function domainWarnings(d: MailDomain): string[] {
+  const w: string[] = [];
+  for (const p of d.spec.domains) {
+    if (p === '*' || /\.\*$/.test(p)) w.push(`spec.domains: "${p}" is a wildcard top-level domain; it accepts mail for that name under every TLD, including ones you do not own`);
+  }
+  if (d.spec.catchAll && d.spec.domains.some((p) => p.includes('*'))) {
+    w.push('spec.catchAll: applies to the exact domains only, not to wildcard patterns');
+  }
+  return w;
+}

@@ -1,0 +1,84 @@
+// What render() reads and what it says about each object. Pure data: the operator fills a Snapshot from
+// its caches, `kubemta render -f` from files.
+import type { MailServer } from '../api/mailserver.ts';
+import type { Listener } from '../api/listener.ts';
+import type { PkiCert } from '../api/pkicert.ts';
+import type { MailDomain } from '../api/maildomain.ts';
+import type { VirtualUser } from '../api/virtualuser.ts';
+
+/** A Secret as render needs it: name and decoded data. Its content never leaves render except into tables. */
+export interface SecretData {
+  metadata: { name: string; namespace?: string };
+  type?: string;
+  data: Record<string, Buffer>;
+}
+
+export interface Snapshot {
+  mailServers: MailServer[];
+  listeners: Listener[];
+  pkiCerts: PkiCert[];
+  mailDomains: MailDomain[];
+  virtualUsers: VirtualUser[];
+  secrets: SecretData[];
+}
+
+export interface RenderOptions {
+  /** Listeners whose PkiCert has no Secret yet hold the server (a pod would wait for the volume). Off for offline render. */
+  requirePkiSecrets: boolean;
+  /** Largest data size of one table Secret; the API server's limit is 1 MiB. */
+  shardBytes: number;
+  namespace: string;
+}
+
+export const defaultRenderOptions: RenderOptions = { requirePkiSecrets: false, shardBytes: 1_000_000, namespace: 'default' };
+
+/** Condition reasons; the same words go into Events. */
+export const Reasons = {
+  Ready: 'Ready',
+  InvalidSpec: 'InvalidSpec',
+  MailServerNotFound: 'MailServerNotFound',
+  MailDomainNotFound: 'MailDomainNotFound',
+  PkiCertNotFound: 'PkiCertNotFound',
+  PkiCertNotReady: 'PkiCertNotReady',
+  SecretNotFound: 'SecretNotFound',
+  PortConflict: 'PortConflict',
+  ServiceConflict: 'ServiceConflict',
+  AddressConflict: 'AddressConflict',
+  UsernameConflict: 'UsernameConflict',
+  DomainMismatch: 'DomainMismatch',
+  TableTooLarge: 'TableTooLarge',
+  NoListeners: 'NoListeners',
+  InvalidRelayConfig: 'InvalidRelayConfig',
+  HeldByInvalidObjects: 'HeldByInvalidObjects',
+  Held: 'Held',
+  Issuing: 'Issuing',
+  Issued: 'Issued',
+  Expired: 'Expired',
+  Applied: 'Applied',
+  ApplyFailed: 'ApplyFailed',
+} as const;
+export type Reason = (typeof Reasons)[keyof typeof Reasons];
+
+/** What render found about one object. `ready: false` on a member holds its server's last good config. */
+export interface Verdict {
+  /** 'held': valid, but its server applies nothing now; its status is written only if it has none yet. */
+  ready: boolean | 'held';
+  reason: Reason;
+  message: string;
+  warnings: string[];
+  /** Extra status fields (counts, ports), never Secret content. */
+  status: Record<string, unknown>;
+}
+
+export type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
+
+export function objectKey(kind: Kind, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? 'default'}/${name}`;
+}
+
+/** Older objects first (they keep a contested port or address), then by name. */
+export function byAge<T extends { metadata: { name: string; creationTimestamp?: string } }>(a: T, b: T): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  return ta < tb ? -1 : ta > tb ? 1 : a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}
