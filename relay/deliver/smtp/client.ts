@@ -6,6 +6,19 @@ import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Pooled } from './pool.ts';
+import { fastTransform } from './dot-stuff.ts';
+
+type SendStream = { _transform: Parameters<typeof fastTransform>[0] };
+
+/** SMTPConnection whose DATA stream stuffs dots with native searches (see dot-stuff.ts). */
+class Connection extends SMTPConnection {
+  _createSendStream(callback: unknown): SendStream {
+    const parent = SMTPConnection.prototype as unknown as { _createSendStream(cb: unknown): SendStream };
+    const stream = parent._createSendStream.call(this, callback);
+    stream._transform = fastTransform(stream._transform);
+    return stream;
+  }
+}
 
 export type TlsPolicyName = 'none' | 'opportunistic' | 'required' | 'verify';
 
@@ -74,7 +87,7 @@ export class SmtpClient implements Pooled {
 
   private static async openOnce(opts: OpenOptions, plaintext: boolean): Promise<SmtpClient> {
     const verify = opts.tls === 'verify';
-    const conn = new SMTPConnection({
+    const conn = new Connection({
       host: opts.address,
       port: opts.port,
       secure: opts.implicitTls,
