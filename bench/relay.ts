@@ -9,6 +9,9 @@
 // opens one connection per message at 10 messages/s per session. The flag sends the greeting at once
 // (the early-talker check then has no window), to show what the rest of the pipeline does; the fix
 // belongs in relay/smtp/connection.ts (a configurable greeting delay), see bench/RESULTS.md.
+//
+// KUBEMTA_BENCH_INTAKE_ONLY=1 (bench/intake.ts) queues mail but never delivers it: the scheduler is not
+// told about new mail, so the intake figures carry no delivery work.
 import { isLoopback } from './loopback.ts';
 import { StrictConnection } from '../relay/smtp/connection.ts';
 import { startRelay } from '../relay/main.ts';
@@ -39,3 +42,4 @@ if (snapshot.config.rules?.length && snapshot.policy === authenticatedRelayPolic
   };
   running.relay.log.warn({ action }, 'bench: rules engine not available, loopback clients relay via the first relay action');
 }
+if (process.env.KUBEMTA_BENCH_INTAKE_ONLY === '1') running.relay.queue.onCommitted = () => {};

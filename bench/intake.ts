@@ -1,0 +1,177 @@
+// Intake benchmark (`npm run bench:intake`): how fast the relay accepts mail with fsync on, and how long a
+// client waits from the end of DATA to the 250. A relay child process (bench/relay.ts, intake only: mail
+// is queued, never delivered) on a queue under /var/tmp (a real disk: fsync must cost what it costs);
+// SESSIONS concurrent SMTP sessions, one new connection per message as smtp-source does (REUSE=1 keeps
+// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0),
+// KUBEMTA_BENCH_GREET_NOW (see bench/relay.ts). Prints one line and a JSON object.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+
+const MESSAGES = Number(process.env.MESSAGES ?? 5000);
+const SESSIONS = Number(process.env.SESSIONS ?? 20);
+const SIZE = Number(process.env.SIZE ?? 2048);
+const REUSE = process.env.REUSE === '1';
+const here = new URL('.', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A minimal SMTP client: one reply at a time, which is all a benchmark client needs. */
+class Session {
+  private buf = '';
+  private waiter: ((line: string) => void) | undefined;
+  private readonly sock: Socket;
+  private constructor(sock: Socket) {
+    this.sock = sock;
+    sock.setNoDelay(true);
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      this.drain();
+    });
+    sock.on('error', () => {});
+  }
+  private drain(): void {
+    const m = /^(?:\d{3}-[^\n]*\n)*(\d{3}(?: [^\n]*)?)\r?\n/.exec(this.buf);
+    if (m && this.waiter) {
+      this.buf = this.buf.slice(m[0].length);
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(m[1]);
+    }
+  }
+  reply(): Promise<string> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      this.drain();
+    });
+  }
+  async cmd(line: string, expect: string): Promise<void> {
+    this.sock.write(line);
+    const r = await this.reply();
+    if (!r.startsWith(expect)) throw new Error(`${line.trim().slice(0, 20)}: ${r}`);
+  }
+  static async open(port: number): Promise<Session> {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise<void>((res, rej) => sock.once('connect', () => res()).once('error', rej));
+    const s = new Session(sock);
+    await s.reply();
+    await s.cmd('EHLO bench.client\r\n', '250');
+    return s;
+  }
+  async close(): Promise<void> {
+    await this.cmd('QUIT\r\n', '221').catch(() => {});
+    this.sock.destroy();
+  }
+}
+
+function message(i: number): string {
+  const line = 'x'.repeat(76) + '\r\n';
+  const body = line.repeat(Math.max(1, Math.ceil(SIZE / line.length)));
+  return `From: <bench@client.test>\r\nTo: <rcpt@dest.test>\r\nSubject: intake ${i}\r\nMessage-ID: <${i}.${Date.now()}@client.test>\r\n\r\n${body}`;
+}
+
+function procStat(pid: number): Promise<{ cpuS: number; hwmMb: number }> {
+  return Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]).then(([stat, status]) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { cpuS: ticks / 100, hwmMb: hwm / 1024 };
+  });
+}
+
+const dir = await mkdtemp('/var/tmp/kubemta-intake-');
+const port = await freePort();
+await writeFile(
+  join(dir, 'relay.yaml'),
+  [
+    'hostname: bench-intake.localdomain',
+    `listeners: [{ name: bench, address: 127.0.0.1, port: ${port}, tls: none }]`,
+    `queue: { dir: ${join(dir, 'queue')} }`,
+    'http: { enabled: false }',
+    'log: { level: info }',
+    'actions: { sink: { type: relay, smarthost: "smtp://127.0.0.1:9" } }',
+    'rules: [{ from: local, for: any, action: sink }]',
+    '',
+  ].join('\n'),
+);
+const node = process.execPath;
+const child = spawn(node, ['--disable-warning=ExperimentalWarning', join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
+  env: { ...process.env, KUBEMTA_BENCH_INTAKE_ONLY: '1' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+try {
+  for (let i = 0; ; i++) {
+    try {
+      (await Session.open(port)).close();
+      break;
+    } catch {
+      if (i > 200) throw new Error('relay did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const before = await procStat(child.pid!);
+  const waits: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    let s: Session | undefined;
+    while (next < MESSAGES) {
+      const i = next++;
+      try {
+        s ??= await Session.open(port);
+        await s.cmd('MAIL FROM:<bench@client.test>\r\n', '250');
+        await s.cmd('RCPT TO:<rcpt@dest.test>\r\n', '250');
+        await s.cmd('DATA\r\n', '354');
+        const started = performance.now();
+        await s.cmd(message(i) + '.\r\n', '250');
+        waits.push(performance.now() - started);
+        if (!REUSE) {
+          await s.close();
+          s = undefined;
+        }
+      } catch (err) {
+        errors++;
+        if (errors < 5) process.stderr.write(`session error: ${(err as Error).message}\n`);
+        s = undefined;
+      }
+    }
+    await s?.close();
+  };
+  await Promise.all(Array.from({ length: SESSIONS }, worker));
+  const wall = (performance.now() - t0) / 1000;
+  const after = await procStat(child.pid!);
+  waits.sort((a, b) => a - b);
+  const pct = (p: number) => waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))] ?? 0;
+  const result = {
+    date: new Date().toISOString(),
+    messages: waits.length,
+    errors,
+    sessions: SESSIONS,
+    bodyBytes: SIZE,
+    reuseSessions: REUSE,
+    greetNow: process.env.KUBEMTA_BENCH_GREET_NOW === '1',
+    wallS: +wall.toFixed(2),
+    msgsPerS: +(waits.length / wall).toFixed(1),
+    endOfDataTo250Ms: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },
+    relayCpuS: +(after.cpuS - before.cpuS).toFixed(2),
+    relayPeakRssMb: +after.hwmMb.toFixed(1),
+  };
+  console.log(
+    `intake: ${result.messages} msgs (${SIZE} B, ${SESSIONS} sessions${REUSE ? ', reused' : ', new connection each'}) in ${result.wallS} s = ${result.msgsPerS} msg/s; ` +
+      `end-of-DATA→250 p50 ${result.endOfDataTo250Ms.p50} ms p99 ${result.endOfDataTo250Ms.p99} ms; relay CPU ${result.relayCpuS} s; peak RSS ${result.relayPeakRssMb} MB; errors ${errors}`,
+  );
+  console.log(JSON.stringify(result));
+} finally {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await rm(dir, { recursive: true, force: true });
+}
