@@ -108,6 +108,8 @@ export function installDependencies(repo: string, fresh: boolean, log: (l: strin
   });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
+  // keep only this lock's install (and any other build's tmp- dir in progress)
+  for (const old of readdirSync(cacheRoot)) if (old.startsWith('deps-') && join(cacheRoot, old) !== dir) rmSync(join(cacheRoot, old), { recursive: true, force: true });
   return join(dir, 'node_modules');
 }
 
@@ -161,7 +163,7 @@ export function build(opts: BuildOptions = {}): BuildResult {
     for (const name of LAYERS) {
       const entries = treeEntries(join(stageDir, name));
       const tar = writeTar(entries, sde);
-      const gz = gzipSync(tar, { level: 9 });
+      const gz = gzipSync(tar, { level: 6 });
       const info = { name, diffId: sha256(tar), digest: sha256(gz), size: gz.length, uncompressedSize: tar.length, files: entries.filter((e) => e.type === 'file').length };
       layers.push(info);
       blobs.push({ digest: info.digest, data: gz });

@@ -20,13 +20,21 @@ export function isExcludedAppPath(rel: string): boolean {
 }
 
 /**
- * Files in production node_modules that no running program reads: type declarations, source maps and
- * Markdown docs (~64 MB of the ~141 MB; licences stay). npm's own `.bin` links are dropped too.
+ * Files in production node_modules that no running program reads: type declarations, source maps,
+ * Markdown docs, the packages' own tests (`*.test.js`, a `test/` dir at a package's root) — ~66 MB of the
+ * ~141 MB; licences stay. npm's own `.bin` links are dropped too. `rel` is relative to node_modules.
  */
 export function isPrunedDependencyPath(rel: string): boolean {
-  const base = rel.split('/').pop() ?? '';
-  if (rel.split('/').includes('.bin')) return true;
-  return /\.d\.[cm]?ts$/.test(base) || /\.d\.[cm]?ts\.map$/.test(base) || /\.map$/.test(base) || /\.md$/i.test(base);
+  const parts = rel.split('/');
+  const base = parts[parts.length - 1];
+  if (parts.includes('.bin')) return true;
+  // the segment after a package's root: node_modules/<pkg>/X or node_modules/@scope/<pkg>/X
+  const last = parts.lastIndexOf('node_modules');
+  const pkgStart = last + 1;
+  const inPkg = pkgStart + (parts[pkgStart]?.startsWith('@') ? 2 : 1);
+  if (['test', 'tests', '__tests__'].includes(parts[inPkg] ?? '') && parts.length > inPkg) return true;
+  if (/\.(test|spec)\.[cm]?[jt]sx?$/.test(base)) return true;
+  return /\.d\.[cm]?ts$/.test(base) || /\.map$/.test(base) || /\.md$/i.test(base);
 }
 
 /** The runtime user: no login, no home to write to; everything in the image is owned by root. */
