@@ -3,10 +3,10 @@
 // it is never dropped.
 import type { Agents } from '../scheduler/scheduler.ts';
 import type { Relay } from '../runtime.ts';
-import { SmtpAgent } from './smtp/agent.ts';
+import { smtpAgent } from './smtp/threaded.ts';
 
 export function buildAgents(relay: Relay): Agents {
   return {
-    relay: new SmtpAgent(relay),
+    relay: smtpAgent(relay),
   };
 }

@@ -208,6 +208,11 @@ export class QueueStore {
     return this.mails.size;
   }
 
+  /** The file holding a queued message (for a delivery thread that reads it itself). */
+  messageFile(id: string): string {
+    return this.path('messages', id);
+  }
+
   /** The message content (without the queue header line), as received. */
   content(mail: QueuedMail): Readable {
     // buffers sized to the message: a 256 KiB buffer for every 2 KiB mail is most of delivery's garbage

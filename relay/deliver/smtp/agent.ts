@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Config, OutboundConfig } from '../../config/schema.ts';
 import type { QueuedMail } from '../../queue/fs.ts';
-import type { Relay } from '../../runtime.ts';
+import type { Logger } from '../../ops/log.ts';
 import type { DeliveryAgent, DeliveryOutcome } from '../../scheduler/scheduler.ts';
 import { DkimSigner } from '../dkim.ts';
 import { MxResolver, type NextHop } from '../mx.ts';
@@ -21,12 +21,18 @@ interface Plan {
   tls: TlsPolicyName;
 }
 
+/** What the agent needs of its surroundings: the relay, or the delivery thread's stand-in for it. */
+export interface AgentHost {
+  snapshot: { config: Config };
+  log: Logger;
+}
+
 /** An address that refused a connection is tried last for this long (Postfix: a dead-host cache). */
 const DEAD_MS = 60_000;
 
 export class SmtpAgent implements DeliveryAgent {
   readonly name = 'smtp';
-  private readonly relay: Relay;
+  private readonly relay: AgentHost;
   private readonly pool: ConnectionPool<SmtpClient>;
   private readonly dkim = new DkimSigner();
   private readonly dead = new Map<string, number>();
@@ -34,7 +40,7 @@ export class SmtpAgent implements DeliveryAgent {
   private mx!: MxResolver;
   private sts!: MtaStsCache;
 
-  constructor(relay: Relay) {
+  constructor(relay: AgentHost) {
     this.relay = relay;
     this.pool = new ConnectionPool(() => {
       const o = this.outbound;
@@ -89,7 +95,7 @@ export class SmtpAgent implements DeliveryAgent {
     return [...outcomes, ...results.flat()];
   }
 
-  private async plan(dest: Destination, log: Relay['log']): Promise<Plan | DeliveryOutcome[] | ((r: RcptIndex) => DeliveryOutcome[])> {
+  private async plan(dest: Destination, log: Logger): Promise<Plan | DeliveryOutcome[] | ((r: RcptIndex) => DeliveryOutcome[])> {
     const mx = this.resolver();
     if (dest.kind === 'smarthost') {
       const addrs = await mx.addresses(dest.host);
@@ -113,7 +119,7 @@ export class SmtpAgent implements DeliveryAgent {
     return { hops, tls };
   }
 
-  private async deliverTo(mail: QueuedMail, dest: Destination, rcpts: RcptIndex, signature: string, content: () => Readable, log: Relay['log']): Promise<DeliveryOutcome[]> {
+  private async deliverTo(mail: QueuedMail, dest: Destination, rcpts: RcptIndex, signature: string, content: () => Readable, log: Logger): Promise<DeliveryOutcome[]> {
     const plan = await this.plan(dest, log);
     if (typeof plan === 'function') return plan(rcpts);
     if (Array.isArray(plan)) return plan;
@@ -150,7 +156,7 @@ export class SmtpAgent implements DeliveryAgent {
   }
 
   /** Opens a session to the first host (preference order) and address that takes one. */
-  private async connect(dest: Destination, plan: Plan, log: Relay['log']): Promise<SmtpClient> {
+  private async connect(dest: Destination, plan: Plan, log: Logger): Promise<SmtpClient> {
     const o = this.outbound;
     const auth = dest.kind === 'smarthost' ? await this.credentials(dest.host, dest.port) : undefined;
     const errors: string[] = [];

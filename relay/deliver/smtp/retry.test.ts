@@ -1,5 +1,6 @@
 // Retries over time: the queue lifetime ends in a 4.4.7 bounce (after one delay warning), and a deferred
-// mail survives a relay restart and is delivered by the next process.
+// mail survives a relay restart and is delivered by the next process. These run the agent on the main
+// thread (outbound.deliveryThread: false); the other delivery tests run it on its own thread.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRelay } from '../../main.ts';
@@ -25,6 +26,7 @@ describe('relay/deliver/smtp: retries over time', () => {
         retry: { minSeconds: 0.15, maxSeconds: 0.3 },
         queueLifetimeSeconds: 1.2,
         delayWarningSeconds: 0.4,
+        deliveryThread: false,
       },
     }));
     try {
@@ -52,7 +54,7 @@ describe('relay/deliver/smtp: retries over time', () => {
     let accept = false;
     const sink = await startSink({ rcpt: () => (accept ? undefined : [421, '4.3.2 service shutting down']) });
     const dns = await startDns({ 'example.net': { mx: [[5, 'mx.example.net']] }, 'mx.example.net': { a: ['127.0.0.1'] } });
-    const outbound = { resolver: { servers: [dns.server] }, port: sink.port, retry: { minSeconds: 0.3, maxSeconds: 0.3 } };
+    const outbound = { resolver: { servers: [dns.server] }, port: sink.port, retry: { minSeconds: 0.3, maxSeconds: 0.3 }, deliveryThread: false };
     const first = await startTestRelay(dir, baseConfig({ outbound }));
     let second: Awaited<ReturnType<typeof startRelay>> | undefined;
     try {

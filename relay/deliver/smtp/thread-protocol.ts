@@ -1,0 +1,11 @@
+// Messages between the relay's main thread and the delivery thread (structured-cloned).
+import type { Config } from '../../config/schema.ts';
+import type { QueuedMail } from '../../queue/fs.ts';
+import type { DeliveryOutcome } from '../../scheduler/scheduler.ts';
+
+export type ToThread =
+  | { type: 'config'; config: Config }
+  | { type: 'deliver'; id: number; mail: QueuedMail; indexes: number[]; file: string }
+  | { type: 'close' };
+
+export type FromThread = { type: 'done'; id: number; outcomes: DeliveryOutcome[] } | { type: 'error'; id: number; message: string } | { type: 'closed' };
