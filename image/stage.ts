@@ -75,8 +75,8 @@ function dpkgOwner(paths: string[]): string | undefined {
     try {
       const owner = execFileSync('dpkg-query', ['-S', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0];
       const name = owner.split(',')[0].trim();
-      const version = execFileSync('dpkg-query', ['-W', '-f', '${Version}', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      return `${name}=${version}`;
+      const found = dpkgVersion(name);
+      if (found) return found;
     } catch {
       // try the next spelling (usrmerge: /bin/x vs /usr/bin/x), or dpkg is not there
     }
@@ -84,10 +84,19 @@ function dpkgOwner(paths: string[]): string | undefined {
   return undefined;
 }
 
-function hostInput(path: string): HostInput {
+function dpkgVersion(name: string): string | undefined {
+  try {
+    return `${name}=${execFileSync('dpkg-query', ['-W', '-f', '${Version}', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `generatedBy`: the package whose script writes the file (dpkg does not own it), e.g. the CA bundle. */
+function hostInput(path: string, generatedBy?: string): HostInput {
   const real = realpathSync(path);
   const spellings = [...new Set([path, real, real.replace(/^\/usr\//, '/'), path.replace(/^\/usr\//, '/')])];
-  const pkg = dpkgOwner(spellings);
+  const pkg = dpkgOwner(spellings) ?? (generatedBy ? dpkgVersion(generatedBy) : undefined);
   return pkg ? { path, package: pkg } : { path };
 }
 
@@ -145,7 +154,7 @@ export function stage(opts: StageOptions): StageResult {
     hostInputs.push(hostInput(tool.from));
   }
   copyFile(`/${CA_BUNDLE}`, at(CA_BUNDLE), false);
-  hostInputs.push(hostInput(`/${CA_BUNDLE}`));
+  hostInputs.push(hostInput(`/${CA_BUNDLE}`, 'ca-certificates'));
   for (const [rel, text] of [['etc/passwd', passwd()], ['etc/group', group()], ['etc/nsswitch.conf', NSSWITCH]] as const) {
     ensureDir(dirname(at(rel)));
     writeFileSync(at(rel), text, { mode: 0o644 });
