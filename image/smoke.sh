@@ -67,7 +67,8 @@ cleanup() {
     kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
   fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # a namespace left terminating by the previous run must be gone before it is created again
 if [ "$(kubectl get namespace "$NS" -o jsonpath='{.status.phase}' 2>/dev/null)" = Terminating ]; then
