@@ -24,6 +24,14 @@ export function structural(schema: unknown): Json {
   }
   // int-or-string: the API server wants the anyOf branches without other keywords besides type
   if (out['x-kubernetes-int-or-string'] === true) delete out.pattern;
+  // the API server checks a `default: {}` against `required` without filling the nested defaults
+  // first, so a defaulted property is not listed as required there (ajv fills it before checking)
+  if (Array.isArray(out.required) && out.properties && typeof out.properties === 'object') {
+    const props = out.properties as Record<string, { default?: unknown }>;
+    const req = (out.required as string[]).filter((r) => props[r]?.default === undefined);
+    if (req.length) out.required = req;
+    else delete out.required;
+  }
   return out;
 }
 

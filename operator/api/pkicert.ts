@@ -38,7 +38,7 @@ export const PkiCertKind = defineKind({
   status: PkiCertStatus,
   columns: [
     { name: 'Secret', type: 'string', jsonPath: '.status.secretName' },
-    { name: 'NotAfter', type: 'date', jsonPath: '.status.notAfter' },
+    { name: 'NotAfter', type: 'string', jsonPath: '.status.notAfter' },
   ],
 });
 

@@ -1,0 +1,25 @@
+// What every reconciler shares: the client, the caches, the event recorder, metrics, and the verdicts
+// of the last render (so member kinds can write their status without rendering again).
+import type { Logger } from 'pino';
+import type { KubeClient, KubeObjectLike } from '../kube/client.ts';
+import type { Informer } from '../kube/informer.ts';
+import type { Verdict } from '../render/snapshot.ts';
+import type { EventRecorder } from './events.ts';
+import type { OperatorMetrics } from './metrics.ts';
+
+export const FIELD_MANAGER = 'kubemta-operator';
+
+export type CachedKind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser' | 'Secret' | 'ConfigMap' | 'Service' | 'Deployment' | 'StatefulSet' | 'PersistentVolumeClaim';
+
+export interface ControllerContext {
+  client: KubeClient;
+  informers: Record<CachedKind, Informer<KubeObjectLike>>;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  log: Logger;
+  /** By objectKey(): the verdict of the last render and the generation it judged. */
+  verdicts: Map<string, { verdict: Verdict; generation: number | undefined }>;
+  /** Queue a member's status write (kind, `ns/name`). */
+  enqueue: (kind: 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser', key: string) => void;
+  now: () => Date;
+}

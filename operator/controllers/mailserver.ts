@@ -1,0 +1,90 @@
+// The MailServer reconcile: render the namespace, and unless the server is held, apply what changed
+// (compared by content hash: an unchanged object is never written), delete what it no longer owns,
+// then write the server's status and queue the members whose status changed.
+import { ApiError, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { render } from '../render/render.ts';
+import { objectKey, Reasons } from '../render/snapshot.ts';
+import { Annotations, Labels, type Manifest } from '../render/workload.ts';
+import { FIELD_MANAGER, type CachedKind, type ControllerContext } from './context.ts';
+import { storeVerdicts } from './members.ts';
+import { namespaceSnapshot } from './snapshot.ts';
+import { statusDiffers, writeStatus } from './status.ts';
+
+const OWNED: CachedKind[] = ['ConfigMap', 'Secret', 'Service', 'Deployment', 'StatefulSet', 'PersistentVolumeClaim'];
+
+/** Applies one manifest unless the live object carries the same content hash. Returns true when written. */
+async function applyManifest(ctx: ControllerContext, m: Manifest): Promise<boolean> {
+  const kind = m.kind as CachedKind;
+  const live = ctx.informers[kind].get(m.metadata.namespace, m.metadata.name);
+  const want = m.metadata.annotations?.[Annotations.contentHash];
+  const sameData = kind !== 'ConfigMap' && kind !== 'Secret' ? true : JSON.stringify(live?.data ?? {}) === JSON.stringify(m.data ?? {});
+  if (live && (kind === 'PersistentVolumeClaim' || (live.metadata.annotations?.[Annotations.contentHash] === want && sameData))) {
+    ctx.metrics.skipped.inc({ kind });
+    return false;
+  }
+  const r = Resources[kind as keyof typeof Resources];
+  try {
+    await ctx.client.apply(r, m.metadata.namespace, m as KubeObjectLike, FIELD_MANAGER);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    // another field manager changed fields we own (kubectl edit, say): the operator's word is final
+    ctx.log.warn({ kind, name: m.metadata.name, msg: err.message.slice(0, 300) }, 'apply conflict, forcing');
+    await ctx.client.apply(r, m.metadata.namespace, m as KubeObjectLike, FIELD_MANAGER, { force: true });
+  }
+  ctx.metrics.writes.inc({ kind, verb: 'apply' });
+  return true;
+}
+
+export async function reconcileMailServer(ctx: ControllerContext, key: string): Promise<void> {
+  const [ns, name] = key.split('/');
+  const server = ctx.informers.MailServer.get(ns, name);
+  if (!server) {
+    // deleted: owned objects go with it (garbage collection), the retained PVCs stay; its members
+    // are judged again (they now name a missing server)
+    for (const kind of ['Listener', 'MailDomain', 'VirtualUser'] as const) {
+      for (const o of ctx.informers[kind].list(ns)) {
+        ctx.verdicts.delete(objectKey(kind, ns, o.metadata.name));
+        ctx.enqueue(kind, `${ns}/${o.metadata.name}`);
+      }
+    }
+    return;
+  }
+  const out = render(namespaceSnapshot(ctx, ns), { namespace: ns, requirePkiSecrets: true, now: ctx.now() });
+  storeVerdicts(ctx, ns, out.verdicts);
+  const sr = out.servers.find((s) => s.key === key);
+  const serverVerdict = out.verdicts.get(objectKey('MailServer', ns, name))!;
+  let written = 0;
+  if (sr && !sr.held) {
+    try {
+      for (const m of sr.manifests) if (await applyManifest(ctx, m)) written++;
+      // what it owned before and no longer renders (a Service whose Listeners went away, table slots)
+      const desired = new Set(sr.manifests.map((m) => `${m.kind}/${m.metadata.name}`));
+      for (const kind of OWNED) {
+        if (kind === 'PersistentVolumeClaim') continue; // never deleted by the operator
+        for (const o of ctx.informers[kind].list(ns)) {
+          if (o.metadata.labels?.[Labels.server] !== name || desired.has(`${kind}/${o.metadata.name}`)) continue;
+          if (kind === 'Secret' && o.metadata.labels?.[Labels.component] !== 'tables') continue;
+          await ctx.client.delete(Resources[kind as keyof typeof Resources], ns, o.metadata.name);
+          ctx.metrics.writes.inc({ kind, verb: 'delete' });
+          written++;
+        }
+      }
+    } catch (err) {
+      const e = err as Error;
+      await writeStatus(ctx, 'MailServer', server, { ready: false, reason: Reasons.ApplyFailed, message: e.message.slice(0, 500), warnings: [], status: serverVerdict.status });
+      throw err;
+    }
+    if (written) {
+      await ctx.events.record(server, 'Normal', Reasons.Applied, `applied ${written} object(s); config ${String(serverVerdict.status.configHash)}`);
+    }
+  }
+  await writeStatus(ctx, 'MailServer', server, serverVerdict);
+  ctx.log.debug({ server: key, held: sr?.held, written }, 'reconciled');
+  // members whose status would change get a turn
+  for (const [k, v] of out.verdicts) {
+    const [kind, , objName] = k.split('/');
+    if (kind === 'MailServer' || kind === 'PkiCert') continue;
+    const obj = ctx.informers[kind as CachedKind].get(ns, objName);
+    if (obj && statusDiffers(ctx, obj, v)) ctx.enqueue(kind as 'Listener', `${ns}/${objName}`);
+  }
+}

@@ -1,0 +1,38 @@
+// Writing a status: server-side apply on /status with our field manager, only when it changed.
+import { Resources, type KubeObjectLike } from '../kube/client.ts';
+import type { Verdict } from '../render/snapshot.ts';
+import { conditionOf, sameStatus, statusFromVerdict } from './conditions.ts';
+import { FIELD_MANAGER, type ControllerContext } from './context.ts';
+
+type KindName = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
+
+/** True when a verdict would change the object's status. */
+export function statusDiffers(ctx: ControllerContext, obj: KubeObjectLike, v: Verdict): boolean {
+  const next = statusFromVerdict(obj.status as never, v, obj.metadata.generation, ctx.now());
+  return next !== undefined && !sameStatus(obj.status as never, next);
+}
+
+/** Applies the status a verdict asks for (if it changed) and records an Event when Ready's reason changes. */
+export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: KubeObjectLike, v: Verdict): Promise<boolean> {
+  const current = obj.status as Parameters<typeof statusFromVerdict>[0];
+  const next = statusFromVerdict(current, v, obj.metadata.generation, ctx.now());
+  if (next === undefined || sameStatus(current, next)) return false;
+  const ns = obj.metadata.namespace ?? 'default';
+  await ctx.client.apply(
+    Resources[kind],
+    ns,
+    { apiVersion: obj.apiVersion, kind, metadata: { name: obj.metadata.name, namespace: ns }, status: next },
+    FIELD_MANAGER,
+    { status: true, force: true },
+  );
+  ctx.metrics.writes.inc({ kind, verb: 'status' });
+  ctx.log.debug({ kind, name: obj.metadata.name, reason: next.conditions?.[0]?.reason, before: current, after: next }, 'status written');
+  const before = conditionOf(current);
+  const after = conditionOf(next)!;
+  if (!before || before.reason !== after.reason || before.status !== after.status) {
+    const type = after.status === 'False' ? 'Warning' : 'Normal';
+    await ctx.events.record(obj, type, after.reason, after.message);
+  }
+  for (const w of v.warnings) await ctx.events.record(obj, 'Warning', 'Warning', w);
+  return true;
+}

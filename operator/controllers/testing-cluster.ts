@@ -1,0 +1,109 @@
+// Helpers for the cluster tier (*.cluster.test.ts): an admin client from $KUBECONFIG, a throwaway
+// namespace, the CRDs, the shipped RBAC bound to a ServiceAccount of that namespace, and polling.
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import * as yaml from 'js-yaml';
+import { pino } from 'pino';
+import { ApiError, KubeClient, type KubeObjectLike, type Resource } from '../kube/client.ts';
+import { crdFiles } from '../api/generate.ts';
+
+export const clusterEnabled = process.env.KUBEMTA_CLUSTER === '1' && !!process.env.KUBECONFIG;
+export const skipReason = 'cluster tier: set KUBEMTA_CLUSTER=1 and KUBECONFIG=$(../shared/k8s/controlplane.sh up)';
+
+const RBAC = new URL('../rbac/rbac.yaml', import.meta.url).pathname;
+const CRD: Resource = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
+const NS: Resource = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
+const SA: Resource = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount' };
+const rbacRes = (kind: string): Resource => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: kind.toLowerCase() + 's', kind });
+
+export const silentLog = pino({ level: process.env.KUBEMTA_TEST_LOG ?? 'silent' });
+
+export async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export async function installCrds(admin: KubeClient): Promise<void> {
+  for (const text of crdFiles().values()) {
+    const crd = yaml.load(text) as KubeObjectLike;
+    await admin.apply(CRD, '', crd, 'kubemta-tests', { force: true });
+  }
+  for (const text of crdFiles().values()) {
+    const name = (yaml.load(text) as KubeObjectLike).metadata.name;
+    await until(`CRD ${name} established`, async () => {
+      const c = await admin.get<KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } }>(CRD, '', name);
+      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
+    });
+  }
+}
+
+export async function getCrd(admin: KubeClient, name: string): Promise<KubeObjectLike> {
+  return admin.get(CRD, '', name);
+}
+
+export async function createNamespace(admin: KubeClient, prefix = 'kubemta-optest'): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await admin.create(NS, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubemta.io/test': 'operator' } } });
+  return name;
+}
+
+export async function deleteNamespace(admin: KubeClient, name: string): Promise<void> {
+  await admin.delete(NS, '', name);
+}
+
+/** Applies operator/rbac/rbac.yaml with its ServiceAccount and Role in `ns`; returns a client with the SA's token. */
+export async function operatorClient(admin: KubeClient, ns: string): Promise<{ client: KubeClient; cleanup: () => Promise<void> }> {
+  const docs = yaml.loadAll(readFileSync(RBAC, 'utf8')) as KubeObjectLike[];
+  const clusterScoped: [Resource, string][] = [];
+  for (const d of docs) {
+    if (d.metadata.namespace) d.metadata.namespace = ns;
+    for (const s of (d.subjects as { namespace?: string }[] | undefined) ?? []) s.namespace = ns;
+    if (d.kind === 'ClusterRoleBinding') d.metadata.name = `kubemta-operator-${ns}`;
+    const r = d.kind === 'ServiceAccount' ? SA : rbacRes(d.kind as string);
+    await admin.apply(r, d.metadata.namespace ?? '', d, 'kubemta-tests', { force: true });
+    if (!d.metadata.namespace && d.kind === 'ClusterRoleBinding') clusterScoped.push([r, d.metadata.name]);
+  }
+  const token = await until('ServiceAccount token', async () => {
+    const sa = await admin.get<KubeObjectLike & { secrets?: { name: string }[] }>(SA, ns, 'kubemta-operator');
+    const secretName = sa.secrets?.[0]?.name;
+    if (!secretName) return undefined;
+    const s = await admin.get<KubeObjectLike & { data?: { token?: string } }>({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, secretName);
+    return s.data?.token ? Buffer.from(s.data.token, 'base64').toString('utf8') : undefined;
+  });
+  return {
+    client: admin.withToken(token),
+    cleanup: async () => {
+      for (const [r, name] of clusterScoped) await admin.delete(r, '', name);
+    },
+  };
+}
+
+export async function getOrUndefined<T extends KubeObjectLike>(c: KubeClient, r: Resource, ns: string, name: string): Promise<T | undefined> {
+  try {
+    return await c.get<T>(r, ns, name);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Creates documents (kubemta objects, Secrets) in `ns` as the admin, the way kubectl apply would. */
+export async function applyDocs(admin: KubeClient, ns: string, docs: Record<string, unknown>[]): Promise<void> {
+  const { Resources } = await import('../kube/client.ts');
+  for (const d of docs) {
+    const o = structuredClone(d) as KubeObjectLike;
+    o.metadata = { ...o.metadata, namespace: ns };
+    const r = Resources[o.kind as keyof typeof Resources];
+    await admin.apply(r, ns, o, 'kubectl', { force: true });
+  }
+}
