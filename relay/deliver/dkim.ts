@@ -1,10 +1,10 @@
 // DKIM signing (RFC 6376, RFC 8463) with mailauth: every key configured for the mail's From: domain
 // (else the envelope sender's) adds a signature, rsa-sha256 or ed25519-sha256 by the key's type. Keys
 // are read from files and cached until the file changes (a rotated Secret is picked up without restart).
+// mailauth is loaded on the first signature only: a relay without DKIM keys does not carry its tens of MB.
 import { createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import type { OutboundConfig } from '../config/schema.ts';
 import { domainOf } from './smtp/destination.ts';
 import { fromHeaderDomain, readHeaderBlock } from './headers.ts';
@@ -52,6 +52,7 @@ export class DkimSigner {
         return { signingDomain: domain, selector: k.selector, privateKey: key.pem, algorithm: key.algorithm, canonicalization: 'relaxed/relaxed', headerList: k.headers };
       }),
     );
+    const { dkimSign } = await import('mailauth/lib/dkim/sign.js');
     const res = await dkimSign(content(), { signingDomain: domain, selector: entries[0].selector, privateKey: signatureData[0].privateKey, signatureData });
     if (res.errors?.length) throw new Error(`DKIM signing for ${domain} failed: ${res.errors.map((e) => e.err.message).join('; ')}`);
     return res.signatures;

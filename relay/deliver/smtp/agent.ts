@@ -11,7 +11,7 @@ import { DkimSigner } from '../dkim.ts';
 import { MxResolver, type NextHop } from '../mx.ts';
 import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
-import { MtaStsCache, applyStsPolicy } from './mta-sts.ts';
+import { MtaStsCache } from './mta-sts.ts';
 import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
 import { ConnectionPool } from './pool.ts';
 import { stricter, tlsPolicyFor } from './tls-policy.ts';
@@ -108,7 +108,7 @@ export class SmtpAgent implements DeliveryAgent {
     let tls = tlsPolicyFor(dest.domain, this.outbound);
     let hops = found.hops;
     if (this.outbound.mtaSts) {
-      const decision = applyStsPolicy(await this.sts.policy(dest.domain), hops);
+      const decision = await this.sts.decide(dest.domain, hops);
       if (decision.kind === 'nomatch') return (r) => deferAll(r, `4.7.5 MTA-STS policy of ${dest.domain} lists none of its MX hosts (${decision.mx.join(', ')})`);
       if (decision.kind === 'testing' && decision.mismatched.length) log.warn({ domain: dest.domain, mismatched: decision.mismatched }, 'MTA-STS (testing): MX hosts not in the policy');
       if (decision.kind === 'enforce') {
