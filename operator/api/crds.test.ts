@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as yaml from 'js-yaml';
 import { crdFiles, driftedFiles, CRD_DIR } from './generate.ts';
 import { validateObject } from './validate.ts';
+import { DOC, withReference } from './reference.ts';
 
 const EXAMPLES = new URL('../../examples/seed/k8s/', import.meta.url).pathname;
 
@@ -23,6 +24,11 @@ describe('operator/api CRDs', () => {
   it('crds/ holds exactly what the TypeBox schemas generate (run npm run crds after a schema change)', () => {
     assert.deepEqual(driftedFiles(), []);
     assert.deepEqual(readdirSync(CRD_DIR).filter((f) => f.endsWith('.kubemta.io.yaml')).sort(), [...crdFiles().keys()].sort());
+  });
+
+  it('docs/operator.md carries the API reference the schemas generate (node operator/api/reference.ts)', () => {
+    const doc = readFileSync(DOC, 'utf8');
+    assert.equal(withReference(doc), doc);
   });
 
   it('every CRD is structural, namespaced, with a status subresource and Ready/Age printer columns', () => {

@@ -98,6 +98,7 @@ export class Manager {
     for (const kind of KINDS) {
       informers[kind].on((e, old) => {
         if (!specChanged(e, old)) return;
+        this.opts.log.debug({ kind, type: e.type, name: e.object.metadata.name, generation: e.object.metadata.generation }, 'event');
         const key = `${e.object.metadata.namespace}/${e.object.metadata.name}`;
         if (kind === 'MailServer') return enqueueServer(key);
         if (kind === 'PkiCert') {

@@ -29,7 +29,9 @@ export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: K
   ctx.log.debug({ kind, name: obj.metadata.name, reason: next.conditions?.[0]?.reason, before: current, after: next }, 'status written');
   const before = conditionOf(current);
   const after = conditionOf(next)!;
-  if (!before || before.reason !== after.reason || before.status !== after.status) {
+  // members becoming Ready are not news (10,000 users would mean 10,000 Events); problems always are
+  const newsworthy = after.status === 'False' || kind === 'MailServer' || kind === 'PkiCert';
+  if (newsworthy && (!before || before.reason !== after.reason || before.status !== after.status)) {
     const type = after.status === 'False' ? 'Warning' : 'Normal';
     await ctx.events.record(obj, type, after.reason, after.message);
   }

@@ -113,6 +113,17 @@ describe('operator/render', () => {
     });
   }
 
+  it('lets the Listener that was already Ready keep its port when both were created in the same second', () => {
+    const ts = '2030-01-01T00:00:00Z';
+    const out = render(withSeed((s) => {
+      const sub = s.listeners.find((l) => l.metadata.name === 'submission')!;
+      sub.metadata.creationTimestamp = ts;
+      sub.status = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: ts }] };
+      s.listeners.push({ ...build.listener('again', { port: 587 }), metadata: { name: 'again', creationTimestamp: ts } });
+    }));
+    assert.equal(out.verdicts.get('Listener/default/again')!.reason, 'PortConflict');
+  });
+
   it('warns about a wildcard top-level domain without holding anything', () => {
     const out = render(withSeed((s) => s.mailDomains.push(build.domain('tld', { domains: ['example.*'], priority: 200 }))));
     assert.equal(only(out).held, false);

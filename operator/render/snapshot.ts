@@ -76,9 +76,20 @@ export function objectKey(kind: Kind, namespace: string | undefined, name: strin
   return `${kind}/${namespace ?? 'default'}/${name}`;
 }
 
-/** Older objects first (they keep a contested port or address), then by name. */
-export function byAge<T extends { metadata: { name: string; creationTimestamp?: string } }>(a: T, b: T): number {
+type Aged = { metadata: { name: string; creationTimestamp?: string }; status?: { conditions?: { type: string; status: string }[] } };
+
+/** Whether the object was Ready (in the served config) when last judged. */
+function incumbent(o: Aged): number {
+  return o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? 0 : 1;
+}
+
+/**
+ * Older objects first (they keep a contested port or address). creationTimestamp has one-second
+ * resolution, so within a second the object that was already Ready wins; then the name decides.
+ */
+export function byAge<T extends Aged>(a: T, b: T): number {
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
-  return ta < tb ? -1 : ta > tb ? 1 : a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return incumbent(a) - incumbent(b) || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0);
 }

@@ -51,7 +51,7 @@ function labels(server: MailServer, component: string): Record<string, string> {
 
 function ownerRef(server: MailServer): unknown[] | undefined {
   if (!server.metadata.uid) return undefined;
-  return [{ apiVersion: API_VERSION, kind: 'MailServer', name: server.metadata.name, uid: server.metadata.uid, controller: true, blockOwnerDeletion: true }];
+  return [{ apiVersion: API_VERSION, kind: 'MailServer', name: server.metadata.name, uid: server.metadata.uid, controller: true }];
 }
 
 /** Stamps the content hash the operator compares before writing (an unchanged object is never rewritten). */

@@ -1,0 +1,89 @@
+// 10,000 VirtualUsers on a real API server: how long until all are in the relay's tables, how many API
+// writes that takes, and the writes one changed user costs. Slow (creating 10,000 objects): runs only
+// with KUBEMTA_SCALE=1 besides KUBEMTA_CLUSTER=1. Figures go to stdout as `# …` lines (docs/operator.md).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { Manager } from './manager.ts';
+import { seedDocuments, DEMO_HASH } from '../render/testing.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
+
+const COUNT = Number(process.env.KUBEMTA_SCALE_USERS ?? 10_000);
+const enabled = clusterEnabled && process.env.KUBEMTA_SCALE === '1';
+type Obj = KubeObjectLike & { status?: { users?: number; conditions?: { type: string; status: string }[] } };
+
+async function parallel<T>(items: T[], n: number, f: (x: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (i < items.length) await f(items[i++]);
+  }));
+}
+
+describe(`operator with ${COUNT} VirtualUsers`, { skip: enabled ? false : `${skipReason} KUBEMTA_SCALE=1` }, () => {
+  let admin: KubeClient;
+  let ns: string;
+  let manager: Manager;
+  let op: { client: KubeClient; cleanup: () => Promise<void> };
+  const log = (s: string) => process.stdout.write(`# ${s}\n`);
+
+  before(async () => {
+    admin = await KubeClient.fromEnvironment(process.env.KUBECONFIG);
+    await installCrds(admin);
+    ns = await createNamespace(admin, 'kubemta-scale');
+    op = await operatorClient(admin, ns);
+  });
+  after(async () => {
+    await manager?.stop();
+    await op?.cleanup();
+    if (ns) await deleteNamespace(admin, ns);
+  });
+
+  it('renders and applies them in seconds, and one changed user costs one table write plus its status', async () => {
+    await applyDocs(admin, ns, seedDocuments());
+    await admin.apply(Resources.Secret, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'user-hashes', namespace: ns }, stringData: Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`user${i}`, DEMO_HASH])) }, 'kubectl');
+    const users = Array.from({ length: COUNT }, (_, i) => ({
+      apiVersion: 'kubemta.io/v1alpha1',
+      kind: 'VirtualUser',
+      metadata: { name: `user${i}`, namespace: ns },
+      spec: { mailDomainRef: { name: 'example-org' }, address: `user${i}@example.org`, mailbox: `user${i}`, login: { passwordHashSecretRef: { name: 'user-hashes', key: `user${i}` } } },
+    }));
+    let t = Date.now();
+    await parallel(users, 16, (u) => admin.create(Resources.VirtualUser, ns, u));
+    log(`created ${COUNT} VirtualUsers through the API in ${((Date.now() - t) / 1000).toFixed(1)} s (test client, 16 in flight)`);
+
+    // the operator starts with everything present: first full reconcile
+    manager = new Manager({ client: op.client, log: silentLog, namespace: ns, leaderElection: false, workers: 16 });
+    t = Date.now();
+    await manager.start();
+    const synced = Date.now() - t;
+    await until('all users in the tables', async () => ((await getOrUndefined<Obj>(admin, Resources.MailServer, ns, 'post'))?.status?.users ?? 0) >= COUNT + 7, 300_000);
+    const applied = Date.now() - t;
+    await manager.idle(600_000);
+    const allStatus = Date.now() - t;
+    const c0 = { ...op.client.counts };
+    log(`operator start: caches synced in ${(synced / 1000).toFixed(1)} s; relay config and tables applied after ${(applied / 1000).toFixed(1)} s; all ${COUNT + 16} statuses written after ${(allStatus / 1000).toFixed(1)} s`);
+    log(`API requests for the first reconcile: ${JSON.stringify(c0)}`);
+    const durations = await manager.ctx.metrics.duration.get();
+    const ms = durations.values.filter((v) => v.labels.kind === 'MailServer' && v.metricName?.endsWith('_sum'))[0]?.value;
+    const n = durations.values.filter((v) => v.labels.kind === 'MailServer' && v.metricName?.endsWith('_count'))[0]?.value;
+    if (ms && n) log(`MailServer reconcile (render + compare + apply): ${((ms / n) * 1000).toFixed(0)} ms mean over ${n}`);
+    const tables = (await admin.list<KubeObjectLike & { data?: Record<string, string> }>(Resources.Secret, ns, 'app.kubernetes.io/component=tables')).items;
+    for (const s of tables) {
+      const bytes = Object.values(s.data ?? {}).reduce((a, v) => a + Buffer.from(v, 'base64').length, 0);
+      log(`${s.metadata.name}: ${Object.keys(s.data ?? {}).join(', ') || '(empty)'} — ${bytes} bytes`);
+      assert.ok(bytes < 1024 * 1024);
+    }
+
+    // one user changes: count the writes
+    t = Date.now();
+    const u = await admin.get<Obj & { spec: { mailbox: string } }>(Resources.VirtualUser, ns, 'user42');
+    await admin.update(Resources.VirtualUser, ns, { ...u, spec: { ...u.spec, mailbox: 'elsewhere' } });
+    await until('user42 observed', async () => (await admin.get<Obj & { status: { observedGeneration?: number } }>(Resources.VirtualUser, ns, 'user42')).status?.observedGeneration === 2, 60_000);
+    const changeMs = Date.now() - t;
+    await manager.idle(60_000);
+    const c1 = op.client.counts;
+    const delta = Object.fromEntries(Object.keys(c1).map((k) => [k, (c1[k] ?? 0) - (c0[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+    log(`one changed VirtualUser: status Ready after ${changeMs} ms; API requests ${JSON.stringify(delta)}`);
+    assert.equal(delta.apply, 1);
+  });
+});
