@@ -31,6 +31,9 @@ export function baseConfig(extra: Record<string, unknown> = {}): Record<string, 
     queue: { dir: 'queue' },
     http: { address: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
+    // onward delivery asks a DNS server on loopback where nothing answers: relayed test mail is deferred
+    // and stays queued, and no test ever queries the machine's resolver (tests that deliver set their own)
+    outbound: { resolver: { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 } },
     ...extra,
   };
 }
