@@ -32,7 +32,7 @@ export function bindAddress(l: ListenerConfig): string {
 }
 
 function socketKey(l: ListenerConfig): string {
-  return JSON.stringify([bindAddress(l), l.port, l.family, l.tls, l.proxyProtocol ?? null, l.auth !== undefined, l.authRequired, l.hostname ?? null, l.maxMessageBytes ?? null]);
+  return JSON.stringify([bindAddress(l), l.port, l.family, l.tls, l.proxyProtocol ?? null, l.auth !== undefined, l.authRequired]);
 }
 
 function defaultPki(relay: Relay, l: ListenerConfig) {
@@ -159,6 +159,8 @@ export async function reconcileListeners(relay: Relay, running: RunningListener[
     if (r) {
       r.runtime.cfg = cfg;
       r.runtime.name = listenerName(cfg, i);
+      // greeting name and SIZE are read per new session, so they change without a new socket
+      Object.assign(r.server.options, { name: cfg.hostname ?? relay.snapshot.config.hostname, size: cfg.maxMessageBytes ?? relay.snapshot.config.limits.maxMessageBytes });
       const pki = cfg.tls !== 'none' ? defaultPki(relay, cfg) : undefined;
       if (pki) r.server.updateSecureContext({ key: pki.key, cert: pki.cert });
       next.push(r);

@@ -1,0 +1,116 @@
+// Hot reload as Kubernetes drives it: certificates and config change under live sessions, a broken config
+// is refused while the old one keeps serving, and the ..data symlink swap of a mounted ConfigMap is seen.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, rename, symlink, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import * as yaml from 'js-yaml';
+import { generate } from 'selfsigned';
+import { baseConfig, RawSmtp, spawnRelay, startTestRelay, tempDir, writeConfig } from '../../test/harness.ts';
+
+async function until(cond: () => Promise<boolean> | boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** STARTTLS on a raw session; resolves with the TLS socket and the served certificate's fingerprint. */
+async function starttls(port: number): Promise<{ tls: TLSSocket; fingerprint: string; read: () => string }> {
+  const c = await RawSmtp.open(port);
+  await c.command('EHLO x');
+  assert.match(await c.command('STARTTLS'), /^220/);
+  const sock = (c as unknown as { sock: import('node:net').Socket }).sock;
+  sock.removeAllListeners('data');
+  const tls = tlsConnect({ socket: sock, rejectUnauthorized: false, servername: 'post.example.org' });
+  await new Promise<void>((r) => tls.once('secureConnect', () => r()));
+  let buf = '';
+  tls.setEncoding('utf8');
+  tls.on('data', (d: string) => (buf += d));
+  return { tls, fingerprint: tls.getPeerCertificate().fingerprint256, read: () => buf };
+}
+
+describe('relay/ops reload', () => {
+  it('serves a rotated certificate to new sessions while a live TLS session goes on', async () => {
+    const { dir, cleanup } = await tempDir();
+    const t = await startTestRelay(dir, baseConfig({ listeners: [{ name: 'in', address: '127.0.0.1', port: 0, tls: 'starttls', pki: 'post' }] }));
+    const port = t.port('in');
+    const live = await starttls(port);
+    const pems = await generate([{ name: 'commonName', value: 'post.example.org' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
+    await writeFile(join(dir, 'certs/post.key.new'), pems.private);
+    await writeFile(join(dir, 'certs/post.crt.new'), pems.cert);
+    await rename(join(dir, 'certs/post.key.new'), join(dir, 'certs/post.key'));
+    await rename(join(dir, 'certs/post.crt.new'), join(dir, 'certs/post.crt'));
+    let fresh = '';
+    await until(async () => {
+      const s = await starttls(port);
+      fresh = s.fingerprint;
+      s.tls.destroy();
+      return fresh !== live.fingerprint;
+    });
+    // the session that started before the rotation still works
+    live.tls.write('EHLO still-here\r\nNOOP\r\n');
+    await until(() => /250 .*OK|250 2\.0\.0/i.test(live.read()));
+    live.tls.destroy();
+    await t.relay.stop();
+    await cleanup();
+  });
+
+  it('refuses a broken config, keeps serving the old one, and picks up the next good one', async () => {
+    const { dir, cleanup } = await tempDir();
+    const config = baseConfig({ listeners: [{ name: 'a', address: '127.0.0.1', port: 0 }] });
+    const t = await startTestRelay(dir, config);
+    const before = await t.relay.relay.metrics.reloads.get();
+    await writeFile(t.file, 'listeners: [{port: "not a port"}]\n');
+    await until(async () => (await t.relay.relay.metrics.reloads.get()).values.some((v) => v.labels.result === 'refused' && v.value >= 1));
+    const c = await RawSmtp.open(t.port('a'));
+    assert.match(await c.command('EHLO x'), /^250/);
+    c.end();
+    // a good config with a second listener
+    await writeConfig(dir, { ...config, listeners: [{ name: 'a', address: '127.0.0.1', port: 0 }, { name: 'b', address: '127.0.0.1', port: 0, hostname: 'b.test' }] });
+    await until(() => t.relay.ports.b !== undefined);
+    const b = await RawSmtp.open(t.relay.ports.b);
+    assert.match(await b.command('EHLO x'), /^250-b\.test/);
+    b.end();
+    void before;
+    await t.relay.stop();
+    await cleanup();
+  });
+
+  it('follows the ..data symlink swap of a mounted ConfigMap, and SIGHUP reloads too', async () => {
+    const { dir, cleanup } = await tempDir();
+    const mount = join(dir, 'etc');
+    await mkdir(join(mount, '..v1'), { recursive: true });
+    const cfg = (hostname: string) => yaml.dump(baseConfig({ hostname, listeners: [{ name: 'a', address: '127.0.0.1', port: 0 }], queue: { dir: join(dir, 'queue') }, pki: [], log: { level: 'info' } }));
+    await writeFile(join(mount, '..v1', 'relay.yaml'), cfg('one.test'));
+    await symlink('..v1', join(mount, '..data'));
+    await symlink('..data/relay.yaml', join(mount, 'relay.yaml'));
+    const r = await spawnRelay(join(mount, 'relay.yaml'));
+    try {
+    const greet = async () => {
+      const c = await RawSmtp.open(r.ports.a);
+      const e = await c.command('EHLO x');
+      c.end();
+      return e;
+    };
+    assert.match(await greet(), /^250-one\.test/);
+    // what the kubelet does: write a new timestamped dir, point a temp link at it, rename over ..data
+    await mkdir(join(mount, '..v2'));
+    await writeFile(join(mount, '..v2', 'relay.yaml'), cfg('two.test'));
+    await symlink('..v2', join(mount, '..data_tmp'));
+    await rename(join(mount, '..data_tmp'), join(mount, '..data'));
+    await until(async () => /^250-two\.test/.test(await greet()));
+    await writeFile(join(mount, '..v2', 'relay.yaml'), cfg('three.test'));
+    r.child.kill('SIGHUP');
+    await until(async () => /^250-three\.test/.test(await greet()));
+    assert.match(r.log(), /config reloaded/);
+    } finally {
+      r.child.kill('SIGTERM');
+      await new Promise((res) => r.child.once('exit', res));
+    }
+    void readFile;
+    await cleanup();
+  });
+});
