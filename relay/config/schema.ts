@@ -138,6 +138,7 @@ export const LimitsSchema = Type.Object(
     dataTimeoutSeconds: Seconds(600, 'Longest a DATA phase may take.'),
     authFailures: Count(3, 'Failed AUTH attempts per client within authFailureWindowSeconds before AUTH is refused.'),
     authFailureWindowSeconds: Seconds(300, 'Window for counting failed AUTH attempts.'),
+    greetingDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, description: 'Wait before the 220 greeting; a client that talks first is refused (early-talker check, like postscreen). 0: greet at once.' }),
     shutdownGraceSeconds: Seconds(30, 'On SIGTERM, how long in-flight sessions may finish.'),
   },
   { ...strict, default: {} },

@@ -91,7 +91,6 @@ function serverOptions(relay: Relay, rt: ListenerRuntime): SMTPServerOptions {
 
 async function start(relay: Relay, cfg: ListenerConfig, i: number): Promise<RunningListener> {
   const runtime: ListenerRuntime = { name: listenerName(cfg, i), cfg };
-  const limits = relay.snapshot.config.limits;
   const proxyPeers = cfg.proxyProtocol ? new NetworkList(cfg.proxyProtocol.trustedNetworks) : undefined;
   const server = new RelaySmtpServer(
     serverOptions(relay, runtime),
@@ -100,7 +99,10 @@ async function start(relay: Relay, cfg: ListenerConfig, i: number): Promise<Runn
         return runtime.cfg.tls === 'starttls-required';
       },
       get maxCommands() {
-        return limits.maxCommands;
+        return relay.snapshot.config.limits.maxCommands;
+      },
+      get greetingDelayMs() {
+        return relay.snapshot.config.limits.greetingDelayMs;
       },
     },
     proxyPeers,
