@@ -3,6 +3,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -158,6 +159,20 @@ export class RawSmtp {
 
   end(): void {
     this.sock.destroy();
+  }
+
+  /**
+   * Takes over the socket after the server's 220 to STARTTLS: the TLS handshake runs on it, and what the
+   * server sends inside the TLS session collects in `read()`.
+   */
+  async upgrade(servername: string): Promise<{ tls: TLSSocket; read: () => string }> {
+    this.sock.removeAllListeners('data');
+    const tls = tlsConnect({ socket: this.sock, rejectUnauthorized: false, servername });
+    await new Promise<void>((r) => tls.once('secureConnect', () => r()));
+    let buf = '';
+    tls.setEncoding('utf8');
+    tls.on('data', (d: string) => (buf += d));
+    return { tls, read: () => buf };
   }
 }
 

@@ -5,6 +5,12 @@
 import { request as httpsRequest, Agent, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../api/kind.ts';
+import { MailServerKind } from '../api/mailserver.ts';
+import { ListenerKind } from '../api/listener.ts';
+import { PkiCertKind } from '../api/pkicert.ts';
+import { MailDomainKind } from '../api/maildomain.ts';
+import { VirtualUserKind } from '../api/virtualuser.ts';
 
 export interface Resource {
   group: string; // '' for core
@@ -13,12 +19,17 @@ export interface Resource {
   kind: string;
 }
 
+function crd<K extends { kind: string; plural: string }>(def: K): Resource {
+  return { group: GROUP, version: VERSION, plural: def.plural, kind: def.kind };
+}
+
 export const Resources = {
-  MailServer: { group: 'kubemta.io', version: 'v1alpha1', plural: 'mailservers', kind: 'MailServer' },
-  Listener: { group: 'kubemta.io', version: 'v1alpha1', plural: 'listeners', kind: 'Listener' },
-  PkiCert: { group: 'kubemta.io', version: 'v1alpha1', plural: 'pkicerts', kind: 'PkiCert' },
-  MailDomain: { group: 'kubemta.io', version: 'v1alpha1', plural: 'maildomains', kind: 'MailDomain' },
-  VirtualUser: { group: 'kubemta.io', version: 'v1alpha1', plural: 'virtualusers', kind: 'VirtualUser' },
+  // our kinds: group, version and plural come from their definitions in operator/api
+  MailServer: crd(MailServerKind),
+  Listener: crd(ListenerKind),
+  PkiCert: crd(PkiCertKind),
+  MailDomain: crd(MailDomainKind),
+  VirtualUser: crd(VirtualUserKind),
   Secret: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' },
   ConfigMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rename, symlink, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import * as yaml from 'js-yaml';
 import { generate } from 'selfsigned';
 import { baseConfig, RawSmtp, spawnRelay, startTestRelay, tempDir, writeConfig } from '../../test/harness.ts';
@@ -22,14 +22,8 @@ async function starttls(port: number): Promise<{ tls: TLSSocket; fingerprint: st
   const c = await RawSmtp.open(port);
   await c.command('EHLO x');
   assert.match(await c.command('STARTTLS'), /^220/);
-  const sock = (c as unknown as { sock: import('node:net').Socket }).sock;
-  sock.removeAllListeners('data');
-  const tls = tlsConnect({ socket: sock, rejectUnauthorized: false, servername: 'post.example.org' });
-  await new Promise<void>((r) => tls.once('secureConnect', () => r()));
-  let buf = '';
-  tls.setEncoding('utf8');
-  tls.on('data', (d: string) => (buf += d));
-  return { tls, fingerprint: tls.getPeerCertificate().fingerprint256, read: () => buf };
+  const { tls, read } = await c.upgrade('post.example.org');
+  return { tls, fingerprint: tls.getPeerCertificate().fingerprint256, read };
 }
 
 describe('relay/ops reload', () => {

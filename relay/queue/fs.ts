@@ -122,8 +122,13 @@ export class QueueStore {
     try {
       fh = await open(this.path('messages', id), 'r');
       const { size } = await fh.stat();
-      const head = Buffer.alloc(Math.min(size, 1 << 20));
-      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      // the envelope line is usually a few hundred bytes: read that much, not the message behind it
+      let head = Buffer.alloc(Math.min(size, 64 * 1024));
+      let bytesRead = (await fh.read(head, 0, head.length, 0)).bytesRead;
+      if (head.subarray(0, bytesRead).indexOf(10) < 0 && size > head.length) {
+        head = Buffer.alloc(Math.min(size, 1 << 20));
+        bytesRead = (await fh.read(head, 0, head.length, 0)).bytesRead;
+      }
       const nl = head.subarray(0, bytesRead).indexOf(10);
       if (nl < 0 || head.subarray(0, HEADER_MAGIC.length).toString() !== HEADER_MAGIC) return undefined;
       const envelope = JSON.parse(head.subarray(HEADER_MAGIC.length, nl).toString('utf8')) as Envelope;

@@ -76,7 +76,6 @@ export class Scheduler {
   }
 
   private pendingDue(mail: QueuedMail, now: number): number[] {
-    if (mail.state.hold) return [];
     const out: number[] = [];
     mail.state.recipients.forEach((r, i) => {
       if (r.status === 'pending' && (r.nextAttemptAt ?? 0) <= now) out.push(i);
@@ -146,25 +145,23 @@ export class Scheduler {
       const route = mail.envelope.recipients[o.index];
       this.relay.metrics.deliveries.inc({ agent: route.route.kind, result: o.result });
       const entry = { qid: id, rcpt: route.rcpt, to: route.route.kind === 'local' ? route.route.mailbox : route.route.address, result: o.result, detail: o.detail, attempt: r.attempts };
-      if (o.result === 'delivered') {
-        r.status = 'delivered';
+      const finish = (status: 'delivered' | 'failed') => {
+        r.status = status;
         r.doneAt = now;
         r.nextAttemptAt = undefined;
+        if (status === 'failed') failed.push(o.index);
+      };
+      if (o.result === 'delivered') {
+        finish('delivered');
         log.info(entry, 'delivered');
       } else if (o.result === 'failed') {
-        r.status = 'failed';
-        r.doneAt = now;
-        r.nextAttemptAt = undefined;
-        failed.push(o.index);
+        finish('failed');
         log.warn(entry, 'delivery failed permanently');
       } else {
         const next = afterDeferral(this.relay.snapshot.config.outbound, mail.envelope.receivedAt, r.attempts, o.detail, now);
         if (next.kind === 'expire') {
-          r.status = 'failed';
-          r.doneAt = now;
-          r.nextAttemptAt = undefined;
+          finish('failed');
           r.lastError = next.detail;
-          failed.push(o.index);
           log.warn({ ...entry, detail: next.detail }, 'delivery failed: queue lifetime expired');
         } else {
           r.nextAttemptAt = next.at;

@@ -131,17 +131,11 @@ s.quit()`,
     await c.command('EHLO x');
     c.send('STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n');
     assert.match(await c.reply(), /^220/);
-    const sock = (c as unknown as { sock: import('node:net').Socket }).sock;
-    sock.removeAllListeners('data');
-    const tls = tlsConnect({ socket: sock, rejectUnauthorized: false, servername: 'post.example.org' });
-    await new Promise<void>((r) => tls.once('secureConnect', () => r()));
-    let got = '';
-    tls.setEncoding('utf8');
-    tls.on('data', (d: string) => (got += d));
+    const { tls, read } = await c.upgrade('post.example.org');
     tls.write('RCPT TO:<x@example.org>\r\n');
     await new Promise((r) => setTimeout(r, 300));
     // had MAIL FROM survived the handshake, RCPT would be 550 5.7.1 (policy) instead of a sequence error
-    assert.match(got, /^503 /);
+    assert.match(read(), /^503 /);
     tls.destroy();
   });
 

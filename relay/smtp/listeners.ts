@@ -150,12 +150,14 @@ export async function startListeners(relay: Relay): Promise<RunningListener[]> {
 /** Brings the running listeners in line with the (already swapped-in) snapshot. */
 export async function reconcileListeners(relay: Relay, running: RunningListener[]): Promise<RunningListener[]> {
   const next: RunningListener[] = [];
-  const keep = new Set<RunningListener>();
   const wanted = relay.snapshot.config.listeners;
-  // close the ones that go away or change first, so their ports are free for the replacement
-  const matched = wanted.map((cfg) => running.find((r) => !keep.has(r) && r.key === socketKey(cfg) && (keep.add(r), true)));
+  const unmatched = [...running];
+  const matched = wanted.map((cfg) => {
+    const i = unmatched.findIndex((r) => r.key === socketKey(cfg));
+    return i < 0 ? undefined : unmatched.splice(i, 1)[0];
+  });
   // net.Server.close() frees the port at once; sessions on the old socket finish in the background
-  for (const r of running) if (!keep.has(r)) void new Promise<void>((resolve) => r.server.close(() => resolve()));
+  for (const r of unmatched) void new Promise<void>((resolve) => r.server.close(() => resolve()));
   for (const [i, cfg] of wanted.entries()) {
     const r = matched[i];
     if (r) {

@@ -49,6 +49,7 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
     const maxBytes = lr.cfg.maxMessageBytes ?? config.limits.maxMessageBytes;
     const t = transaction(session);
     const mailFrom = session.envelope.mailFrom;
+    const params = ((mailFrom && mailFrom.args) || {}) as Record<string, unknown>;
     const envelope: Envelope = {
       version: 1,
       id: newQueueId(),
@@ -64,8 +65,8 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
         tls: session.tlsOptions ? `${session.tlsOptions.version} ${session.tlsOptions.name}` : undefined,
       },
       receivedAt: Date.now(),
-      smtputf8: !!(mailFrom && (mailFrom.args as Record<string, unknown> | false) && (mailFrom.args as Record<string, unknown>).SMTPUTF8),
-      body: mailFrom && mailFrom.args && (mailFrom.args as Record<string, unknown>).BODY === '8BITMIME' ? '8bitmime' : '7bit',
+      smtputf8: !!params.SMTPUTF8,
+      body: params.BODY === '8BITMIME' ? '8bitmime' : '7bit',
     };
     const log = relay.log.child({ qid: envelope.id, listener });
     const timer = setTimeout(() => {

@@ -37,7 +37,9 @@ export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
     const t = transaction(session);
     for (const route of decision.route) {
       const key = JSON.stringify(route);
-      if (!t.recipients.some((r) => JSON.stringify(r.route) === key)) t.recipients.push({ rcpt: address.address, route });
+      if (t.routes.has(key)) continue;
+      t.routes.add(key);
+      t.recipients.push({ rcpt: address.address, route });
     }
   };
 }
