@@ -37,9 +37,9 @@ export function describeRoute(route: QueuedMail['envelope']['recipients'][number
     case 'relay':
       return `relay ${route.address}`;
     case 'local':
-      return `${route.action} ${route.mailbox}`;
+      return `${route.action} mailbox ${route.mailbox} (${route.address})`;
     case 'lmtp':
-      return `lmtp ${route.address}`;
+      return `${route.action} lmtp ${route.mailbox} (${route.address})`;
   }
 }
 

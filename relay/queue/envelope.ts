@@ -19,10 +19,15 @@ export interface EnvelopeRecipient {
   route: RecipientRoute;
 }
 
+/**
+ * Where one copy goes. `address` is the final address resolution reached (the `Delivered-To` of a local
+ * copy, the RCPT TO of an onward one); `mailbox` is the local mailbox name it resolved to, a safe path
+ * component (no `/`, not `.` or `..`); `action` names an entry in the config's `actions`.
+ */
 export type RecipientRoute =
   | { kind: 'relay'; address: string; action?: string }
   | { kind: 'local'; mailbox: string; action: string; address: string }
-  | { kind: 'lmtp'; address: string; action: string };
+  | { kind: 'lmtp'; mailbox: string; action: string; address: string };
 
 export interface Envelope {
   version: 1;
