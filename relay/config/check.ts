@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import type { Config } from './schema.ts';
 import { parseCidr } from '../lookup/cidr.ts';
+import { DomainSet } from '../lookup/domains.ts';
 
 type Check = (config: Config) => string[];
 
@@ -40,7 +41,50 @@ const authRequiredNeedsAuth: Check = (c) =>
 
 const tableHasSource: Check = (c) =>
   Object.entries(c.tables).flatMap(([name, t]) =>
-    (t.file === undefined) === (t.entries === undefined) ? [`tables.${name}: give exactly one of file or entries`] : [],
+    [t.file, t.files, t.entries].filter((x) => x !== undefined).length !== 1 ? [`tables.${name}: give exactly one of file, files or entries`] : [],
+  );
+
+/** `path` names a table of one of `kinds`. */
+function tableRef(c: Config, path: string, name: string, kinds: string[]): string[] {
+  const t = c.tables[name];
+  if (!t) return [`${path}: no table named "${name}"`];
+  if (!kinds.includes(t.type)) return [`${path}: table "${name}" is of type ${t.type}, not ${kinds.join(' or ')}`];
+  return [];
+}
+
+const ruleReferences: Check = (c) =>
+  (c.rules ?? []).flatMap((r, i) => {
+    const at = `rules[${i}]`;
+    const out: string[] = [];
+    if ((r.action === undefined) === (r.reject === undefined)) out.push(`${at}: give exactly one of action or reject`);
+    if (r.action !== undefined && !c.actions[r.action]) out.push(`${at}.action: no action named "${r.action}" in actions`);
+    if (typeof r.from === 'object' && 'table' in r.from) out.push(...tableRef(c, `${at}.from.table`, r.from.table, ['networks']));
+    if (typeof r.from === 'object' && 'networks' in r.from) {
+      r.from.networks.forEach((n, k) => {
+        if (!parseCidr(n)) out.push(`${at}.from.networks[${k}]: "${n}" is not an address or CIDR`);
+      });
+    }
+    if (typeof r.for === 'object' && 'domains' in r.for) out.push(...tableRef(c, `${at}.for.domains`, r.for.domains, ['domains']));
+    if (typeof r.for === 'object' && 'domain' in r.for) {
+      const list = Array.isArray(r.for.domain) ? r.for.domain : [r.for.domain];
+      list.forEach((d, k) => {
+        try {
+          new DomainSet().add(d);
+        } catch (err) {
+          out.push(`${at}.for.domain${list.length > 1 ? `[${k}]` : ''}: ${(err as Error).message}`);
+        }
+      });
+    }
+    if (r.virtual !== undefined) out.push(...tableRef(c, `${at}.virtual`, r.virtual, ['virtual', 'aliases']));
+    if (r.alias !== undefined) out.push(...tableRef(c, `${at}.alias`, r.alias, ['aliases']));
+    return out;
+  });
+
+const lmtpHasDestination: Check = (c) =>
+  Object.entries(c.actions).flatMap(([name, a]) =>
+    a.type === 'lmtp' && (a.socket === undefined) === (a.host === undefined)
+      ? [`actions.${name}: an lmtp action needs exactly one of host (with port) or socket`]
+      : [],
   );
 
 const addressMatchesFamily: Check = (c) =>
@@ -80,6 +124,8 @@ export const checks: Check[] = [
   authNeedsTls,
   authRequiredNeedsAuth,
   tableHasSource,
+  ruleReferences,
+  lmtpHasDestination,
   addressMatchesFamily,
   noPortClash,
   proxyNetworksParse,

@@ -97,6 +97,10 @@ function resolvePaths(config: Config, base: string): string[] {
       t.file = abs(t.file);
       watched.push(t.file);
     }
+    if (t.files) {
+      t.files = t.files.map(abs);
+      watched.push(...t.files);
+    }
   }
   const out = config.outbound;
   if (out.caFile) watched.push((out.caFile = abs(out.caFile)));

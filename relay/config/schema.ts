@@ -85,13 +85,23 @@ const TableKinds = Type.Union([
   Type.Literal('aliases'),
   Type.Literal('virtual'),
   Type.Literal('domains'),
-  Type.Literal('addresses'),
+  Type.Literal('networks'),
 ]);
 
 export const TableSchema = Type.Object(
   {
     type: TableKinds,
     file: Type.Optional(Path),
+    files: Type.Optional(
+      Type.Array(Path, {
+        minItems: 1,
+        description: 'One table kept in several files (read in order, later lines win), e.g. a large table sharded across Secrets.',
+      }),
+    ),
+    caseSensitive: Type.Boolean({
+      default: false,
+      description: 'Compare local parts case-sensitively (domains never are). Off, as in OpenSMTPD, which lowercases keys.',
+    }),
     entries: Type.Optional(
       Type.Union([
         Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())])),
@@ -104,6 +114,21 @@ export const TableSchema = Type.Object(
     description:
       'A table from a file in the format people keep (aliases, virtual maps, credentials, domain lists) or inline entries.',
   },
+);
+
+export const ResolutionSchema = Type.Object(
+  {
+    subaddressDelimiter: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1,
+        description: 'Sub-addressing: with "+", user+tag@domain resolves as user@domain when no entry names it exactly. Off by default.',
+      }),
+    ),
+    maxDepth: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Hop limit of a chain of aliases and virtual entries (OpenSMTPD: 10).' }),
+    maxTargets: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'Most addresses and mailboxes one recipient may expand to.' }),
+  },
+  { ...strict, default: {}, description: 'How aliases and virtual tables expand a recipient.' },
 );
 
 export const QueueSchema = Type.Object(
@@ -172,6 +197,7 @@ export const ConfigSchema = Type.Object(
     actions: Type.Record(Name, ActionSchema, { default: {}, description: 'Named delivery actions rules refer to.' }),
     rules: Type.Optional(Type.Array(RuleSchema, { description: 'Ordered; the first match decides. Without rules: authenticated sessions relay anywhere, nobody else may send.' })),
     mailStore: Type.String({ default: 'state/mail', description: 'Where mbox and maildir deliveries go (the mail PVC).' }),
+    resolution: ResolutionSchema,
     queue: QueueSchema,
     outbound: OutboundSchema,
     limits: LimitsSchema,

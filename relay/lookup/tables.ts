@@ -1,47 +1,120 @@
 // The tables a config names, loaded from files or inline entries. Loading is all-or-nothing: a reload
-// builds a complete new Tables and swaps it in, so a lookup never sees half a table.
+// builds a complete new Tables and swaps it in, so a lookup never sees half a table, and a bad line fails
+// the reload (the old tables keep serving) with the file and line in the message.
 import { readFile } from 'node:fs/promises';
 import type { Config, TableConfig } from '../config/schema.ts';
 import { hashScheme } from '../auth/hash.ts';
-import { parseTableLines } from './table-file.ts';
+import { NetworkList, parseCidr } from './cidr.ts';
+import { DomainSet } from './domains.ts';
+import { MappingTable, splitTargets, TableLineError } from './mapping.ts';
+import { parseTableLines, type TableLine } from './table-file.ts';
 
 export class TableError extends Error {}
 
 export interface Tables {
   /** user → password hash, per credentials table */
   credentials: Map<string, Map<string, string>>;
+  /** aliases and virtual tables */
+  mappings: Map<string, MappingTable>;
+  domains: Map<string, DomainSet>;
+  networks: Map<string, NetworkList>;
+}
+
+/** Lines from the table's file(s), or its inline entries, each with where it came from for errors. */
+async function readLines(name: string, t: TableConfig): Promise<(TableLine & { where: string })[]> {
+  const files = t.files ?? (t.file ? [t.file] : []);
+  if (files.length) {
+    const out: (TableLine & { where: string })[] = [];
+    for (const file of files) {
+      const text = await readFile(file, 'utf8').catch((err: Error) => {
+        throw new TableError(`tables.${name}: cannot read ${file}: ${err.message}`);
+      });
+      for (const l of parseTableLines(text, { colon: t.type === 'aliases' })) out.push({ ...l, where: `${file}:${l.line}` });
+    }
+    return out;
+  }
+  const entries = t.entries ?? [];
+  if (Array.isArray(entries)) {
+    return entries.map((key, i) => ({ line: i, key, value: '', where: `tables.${name}.entries[${i}]` }));
+  }
+  return Object.entries(entries).map(([key, v], i) => ({
+    line: i,
+    key,
+    value: Array.isArray(v) ? v.join(', ') : v,
+    where: `tables.${name}.entries.${key}`,
+  }));
+}
+
+function fail(name: string, where: string, message: string): never {
+  throw new TableError(`tables.${name}: ${where}: ${message}`);
 }
 
 async function loadCredentials(name: string, t: TableConfig): Promise<Map<string, string>> {
+  if (Array.isArray(t.entries)) fail(name, `tables.${name}.entries`, 'a credentials table maps user names to hashes');
   const map = new Map<string, string>();
-  if (t.file) {
-    const text = await readFile(t.file, 'utf8').catch((err: Error) => {
-      throw new TableError(`tables.${name}: cannot read ${t.file}: ${err.message}`);
-    });
-    for (const { line, key, value } of parseTableLines(text)) {
-      if (!value) throw new TableError(`tables.${name}: ${t.file}:${line}: user "${key}" has no password hash`);
-      if (hashScheme(value) === 'unknown') {
-        throw new TableError(`tables.${name}: ${t.file}:${line}: the hash of "${key}" is neither bcrypt nor $6$/$5$ crypt`);
-      }
-      map.set(key, value);
-    }
-  } else if (t.entries && !Array.isArray(t.entries)) {
-    for (const [user, hash] of Object.entries(t.entries)) {
-      if (typeof hash !== 'string' || hashScheme(hash) === 'unknown') {
-        throw new TableError(`tables.${name}.entries.${user}: not a bcrypt or $6$/$5$ crypt hash`);
-      }
-      map.set(user, hash);
-    }
-  } else {
-    throw new TableError(`tables.${name}.entries: a credentials table maps user names to hashes`);
+  for (const { key, value, where } of await readLines(name, t)) {
+    if (!value) fail(name, where, `user "${key}" has no password hash`);
+    if (hashScheme(value) === 'unknown') fail(name, where, `the hash of "${key}" is neither bcrypt nor $6$/$5$ crypt`);
+    map.set(key, value);
   }
   return map;
 }
 
-export async function loadTables(config: Config): Promise<Tables> {
-  const credentials = new Map<string, Map<string, string>>();
-  for (const [name, t] of Object.entries(config.tables)) {
-    if (t.type === 'credentials') credentials.set(name, await loadCredentials(name, t));
+async function loadMapping(name: string, t: TableConfig & { type: 'aliases' | 'virtual' }): Promise<MappingTable> {
+  if (Array.isArray(t.entries)) fail(name, `tables.${name}.entries`, `an ${t.type} table maps keys to targets, not a list`);
+  const table = new MappingTable(name, t.type, t.caseSensitive);
+  for (const { key, value, where } of await readLines(name, t)) {
+    try {
+      table.set(key, splitTargets(value));
+    } catch (err) {
+      if (err instanceof TableLineError) fail(name, where, err.message);
+      throw err;
+    }
   }
-  return { credentials };
+  return table;
+}
+
+/** Domain and network lists: one entry per line; anything after it is a mistake (OpenSMTPD refuses it too). */
+async function loadList(name: string, t: TableConfig, add: (entry: string) => void): Promise<void> {
+  for (const { key, value, where } of await readLines(name, t)) {
+    if (value) fail(name, where, `"${key} ${value}": a ${t.type} table holds one entry per line`);
+    try {
+      add(key);
+    } catch (err) {
+      fail(name, where, (err as Error).message);
+    }
+  }
+}
+
+export async function loadTables(config: Config): Promise<Tables> {
+  const tables: Tables = { credentials: new Map(), mappings: new Map(), domains: new Map(), networks: new Map() };
+  await Promise.all(
+    Object.entries(config.tables).map(async ([name, t]) => {
+      switch (t.type) {
+        case 'credentials':
+          tables.credentials.set(name, await loadCredentials(name, t));
+          break;
+        case 'aliases':
+        case 'virtual':
+          tables.mappings.set(name, await loadMapping(name, { ...t, type: t.type }));
+          break;
+        case 'domains': {
+          const set = new DomainSet();
+          await loadList(name, t, (d) => set.add(d));
+          tables.domains.set(name, set);
+          break;
+        }
+        case 'networks': {
+          const cidrs: string[] = [];
+          await loadList(name, t, (n) => {
+            if (!parseCidr(n)) throw new Error(`"${n}" is not an address or CIDR`);
+            cidrs.push(n);
+          });
+          tables.networks.set(name, new NetworkList(cidrs));
+          break;
+        }
+      }
+    }),
+  );
+  return tables;
 }

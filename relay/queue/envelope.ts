@@ -29,6 +29,11 @@ export type RecipientRoute =
   | { kind: 'local'; mailbox: string; action: string; address: string }
   | { kind: 'lmtp'; mailbox: string; action: string; address: string };
 
+/** Two routes with one key are one delivery: the same mailbox by the same action, or the same address onward. */
+export function routeKey(route: RecipientRoute): string {
+  return route.kind === 'relay' ? `relay ${route.address.toLowerCase()} ${route.action ?? ''}` : `${route.kind} ${route.action} ${route.mailbox}`;
+}
+
 export interface Envelope {
   version: 1;
   id: string;

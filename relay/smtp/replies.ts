@@ -42,5 +42,10 @@ export const Replies = {
   authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
   authUnavailable: reply(454, '4.7.0', 'Temporary authentication failure'),
   relayDenied: reply(550, '5.7.1', 'Relaying denied'),
+  unknownUser: reply(550, '5.1.1', 'No such user here'),
+  badMailbox: reply(553, '5.1.3', 'Recipient address cannot be a mailbox name'),
+  routingLoop: reply(550, '5.4.6', 'Routing loop: the recipient\'s aliases lead back to themselves'),
+  tooManyHops: reply(550, '5.4.6', 'Too many hops: the recipient\'s alias chain exceeds the hop limit'),
+  tooManyTargets: reply(550, '5.3.4', 'The recipient expands to too many addresses'),
   messageTooBig: reply(552, '5.3.4', 'Message exceeds the maximum message size, nothing queued'),
 } as const satisfies Record<string, SmtpReply>;

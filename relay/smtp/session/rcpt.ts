@@ -2,6 +2,7 @@
 // unknown user or a relay attempt is refused at RCPT time and never bounced later (no backscatter).
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { ListenerRuntime, Relay } from '../../runtime.ts';
+import { routeKey } from '../../queue/envelope.ts';
 import { Replies } from '../replies.ts';
 import { Refusal } from './once.ts';
 import { transaction } from './transaction.ts';
@@ -36,7 +37,7 @@ export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
     }
     const t = transaction(session);
     for (const route of decision.route) {
-      const key = JSON.stringify(route);
+      const key = routeKey(route);
       if (t.routes.has(key)) continue;
       t.routes.add(key);
       t.recipients.push({ rcpt: address.address, route });
