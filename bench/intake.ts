@@ -2,8 +2,8 @@
 // client waits from the end of DATA to the 250. A relay child process (bench/relay.ts, intake only: mail
 // is queued, never delivered) on a queue under /var/tmp (a real disk: fsync must cost what it costs);
 // SESSIONS concurrent SMTP sessions, one new connection per message as smtp-source does (REUSE=1 keeps
-// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0),
-// KUBEMTA_BENCH_GREET_NOW (see bench/relay.ts). Prints one line and a JSON object.
+// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0).
+// Prints one line and a JSON object.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
@@ -158,7 +158,6 @@ try {
     sessions: SESSIONS,
     bodyBytes: SIZE,
     reuseSessions: REUSE,
-    greetNow: process.env.KUBEMTA_BENCH_GREET_NOW === '1',
     wallS: +wall.toFixed(2),
     msgsPerS: +(waits.length / wall).toFixed(1),
     endOfDataTo250Ms: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },

@@ -5,8 +5,7 @@
 #   kubemta-adapter.sh start LISTEN_PORT SINK_PORT WORKDIR   -> writes WORKDIR/mta.pid (the node process)
 #   kubemta-adapter.sh stop WORKDIR
 #   kubemta-adapter.sh version
-# Env: KUBEMTA_LOG (log level, default info as shipped), KUBEMTA_EXTRA (extra YAML appended to the config),
-#      KUBEMTA_BENCH_GREET_NOW=1 (greet without smtp-server's 100 ms early-talker delay; not shipped, see relay.ts).
+# Env: KUBEMTA_LOG (log level, default info as shipped), KUBEMTA_EXTRA (extra YAML appended to the config).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
