@@ -107,4 +107,42 @@ describe('relay/ops reload', () => {
     void readFile;
     await cleanup();
   });
+
+  it('reloads a changed table file as a whole; a bad line keeps the old table serving', async () => {
+    const { dir, cleanup } = await tempDir();
+    await writeFile(join(dir, 'virtual'), 'ann@example.test ann\n');
+    const t = await startTestRelay(
+      dir,
+      baseConfig({
+        listeners: [{ name: 'a', address: '127.0.0.1', port: 0 }],
+        tables: { v: { type: 'virtual', file: 'virtual' } },
+        actions: { mbox: { type: 'mbox' } },
+        rules: [{ from: 'any', for: { domain: 'example.test' }, virtual: 'v', action: 'mbox' }],
+      }),
+    );
+    const rcpt = async (to: string) => {
+      const c = await RawSmtp.open(t.port('a'));
+      await c.command('EHLO x');
+      await c.command('MAIL FROM:<s@elsewhere.test>');
+      const r = await c.command(`RCPT TO:<${to}>`);
+      c.end();
+      return r.slice(0, 9);
+    };
+    try {
+      assert.equal(await rcpt('bob@example.test'), '550 5.1.1');
+      await writeFile(join(dir, 'virtual.new'), 'ann@example.test ann\nbob@example.test bob\n');
+      await rename(join(dir, 'virtual.new'), join(dir, 'virtual'));
+      await until(async () => (await rcpt('bob@example.test')).startsWith('250'));
+      // a line kubemta refuses: the whole reload is refused, ann and bob keep resolving
+      const refused = async () => (await t.relay.relay.metrics.reloads.get()).values.find((v) => v.labels.result === 'refused')?.value ?? 0;
+      const before = await refused();
+      await writeFile(join(dir, 'virtual'), 'ann@example.test ann\nbob@example.test bob\ncarol@example.test |/usr/bin/procmail\n');
+      await until(async () => (await refused()) > before);
+      assert.match(await rcpt('bob@example.test'), /^250/);
+      assert.equal(await rcpt('carol@example.test'), '550 5.1.1');
+    } finally {
+      await t.relay.stop();
+      await cleanup();
+    }
+  });
 });
