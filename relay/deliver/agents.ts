@@ -4,9 +4,11 @@
 import type { Agents } from '../scheduler/scheduler.ts';
 import type { Relay } from '../runtime.ts';
 import { smtpAgent } from './smtp/threaded.ts';
+import { LocalAgent } from './local/agent.ts';
 
 export function buildAgents(relay: Relay): Agents {
   return {
     relay: smtpAgent(relay),
+    local: new LocalAgent(relay),
   };
 }
