@@ -217,6 +217,17 @@ print(s.data(('Subject: big\\r\\n\\r\\n' + ${JSON.stringify(big)}*300).encode())
     c.destroy();
   });
 
+  it('answers a client that sends no PROXY header to a PROXY listener in SMTP (swaks), not smtp-server\'s "* BAD"', async () => {
+    const r = await swaks(t.port('proxied'), ['--from', 'a@example.org', '--to', 'b@example.org', '--quit-after', 'CONNECT', '--timeout', '3']);
+    // the PROXY header comes before any greeting, so a plain client talks first (QUIT after the timeout)
+    assert.match(r.transcript, /421 4\.7\.0 Expected a PROXY protocol header/);
+  });
+
+  it('takes the client address from a PROXY v1 header (swaks --proxy)', async () => {
+    const r = await swaks(t.port('proxied'), ['--from', 'a@example.org', '--to', 'b@example.org', '--quit-after', 'EHLO', '--proxy-version', '1', '--proxy-family', 'TCP4', '--proxy-source', '198.51.100.9', '--proxy-source-port', '4000', '--proxy-dest', '127.0.0.1', '--proxy-dest-port', '25']);
+    assert.match(r.transcript, /<-  250/);
+  });
+
   it('limits sessions per client address with 421 4.7.0', async () => {
     const open: RawSmtp[] = [];
     for (let i = 0; i < 40; i++) open.push(await RawSmtp.open(t.port('plain')));

@@ -59,6 +59,13 @@ export class RelaySmtpServer extends SMTPServer {
     const onReadable = () => {
       for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null) {
         buf = Buffer.concat([buf, chunk]);
+        const v1 = Buffer.from('PROXY ');
+        if (!looksLikeV2(buf) && !buf.subarray(0, v1.length).equals(v1.subarray(0, Math.min(buf.length, v1.length)))) {
+          // neither header: say so in SMTP (smtp-server would answer "* BAD", an IMAP reply)
+          socket.on('error', () => {});
+          socket.end('421 4.7.0 Expected a PROXY protocol header\r\n');
+          return finish(new Error('no PROXY header'));
+        }
         if (!looksLikeV2(buf)) {
           // a v1 (text) header: hand everything back to smtp-server's reader
           socket.removeListener('readable', onReadable);

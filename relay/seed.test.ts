@@ -1,0 +1,132 @@
+// The seed article's Listings 2 and 3, one line each, through real SMTP clients (swaks, Python smtplib)
+// against the relay running examples/seed/relay.yaml with its table files, checking the mbox files the
+// mail lands in (read with Python's mailbox module). Listing 1 (listeners, TLS, AUTH): relay/smtp tests.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
+import { python, ROOT, startTestRelay, swaks, tempDir } from '../test/harness.ts';
+import type { RunningRelay } from './main.ts';
+
+const SEED = join(ROOT, 'examples/seed');
+
+/** Subjects per mailbox, read by Python's mailbox.mbox (an independent mbox reader). */
+async function mailboxes(store: string, names: string[]): Promise<Record<string, { subject: string; deliveredTo: string }[]>> {
+  const r = await python(
+    `import json, mailbox, os, sys
+out = {}
+for n in sys.argv[2:]:
+    p = os.path.join(sys.argv[1], 'mbox', n)
+    out[n] = [{'subject': m['Subject'], 'deliveredTo': m['Delivered-To']} for m in mailbox.mbox(p)] if os.path.exists(p) else []
+print(json.dumps(out))`,
+    [store, ...names],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe('the seed (examples/seed/relay.yaml): every line of Listings 2 and 3, delivered into mboxes', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let running: RunningRelay;
+  let port: (name: string) => number;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir());
+    for (const f of ['aliases', 'virtusers', 'domains', 'users', 'remote']) await copyFile(join(SEED, f), join(dir, f));
+    const config = yaml.load(await readFile(join(SEED, 'relay.yaml'), 'utf8')) as Record<string, unknown> & { listeners: Record<string, unknown>[] };
+    for (const l of config.listeners) {
+      l.port = 0;
+      // the inbound listener also takes PROXY v2, so a test can speak for a client that is not on loopback
+      if (l.name === 'inbound') l.proxyProtocol = { trustedNetworks: ['127.0.0.1/32'] };
+    }
+    Object.assign(config, {
+      queue: { dir: 'queue' },
+      mailStore: 'mail',
+      http: { address: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+      outbound: { family: 'inet4', resolver: { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 } },
+    });
+    const t = await startTestRelay(dir, config);
+    running = t.relay;
+    port = t.port;
+  });
+
+  after(async () => {
+    await running.stop();
+    await cleanup();
+  });
+
+  /** One mail through the inbound listener (port 25 in the seed) as an outside client would send it. */
+  const send = (to: string, subject: string, extra: string[] = []) =>
+    swaks(port('inbound'), ['--from', 'sender@outside.test', '--to', to, '--header', `Subject: ${subject}`, '--proxy-version', '2', '--proxy-family', 'AF_INET', '--proxy-source', '192.0.2.7', '--proxy-source-port', '40000', '--proxy-dest', '127.0.0.1', '--proxy-dest-port', '25', ...extra]);
+
+  it('accepts each listed address at RCPT time and refuses the ones no line covers', async () => {
+    const cases: [string, string][] = [
+      // Listing 2 (virtusers, for domain 'example.org')
+      ['max.muster@example.org', 'L2 max.muster'],
+      ['max@example.org', 'L2 max'],
+      ['mm@example.org', 'L2 mm'],
+      ['moritz@example.org', 'L2 moritz'],
+      ['catchall@example.org', 'L2 catchall'],
+      ['anyone@example.org', 'L2 catch-all'],
+      // Listing 3 (users, for domain <domains>, wildcards)
+      ['max@example.net', 'L3 max example.net'],
+      ['max@mail.example.com', 'L3 max *.example.com'],
+      ['Max@Shop.Example.NET', 'L3 max case'],
+      ['moritz@example.com', 'L3 moritz example.com'],
+      ['moritz@eu.example.net', 'L3 moritz *.example.net'],
+      ['postmaster@example.com', 'L3 postmaster'],
+    ];
+    for (const [to, subject] of cases) {
+      const r = await send(to, subject);
+      assert.equal(r.code, 0, `${to}: ${r.transcript}`);
+    }
+    const unknown = await send('nobody@example.net', 'unknown');
+    assert.match(unknown.transcript, /<\*\* 550 5\.1\.1 /, 'unknown user in a handled domain, at RCPT time');
+    const relay = await send('friend@elsewhere.test', 'relay attempt');
+    assert.match(relay.transcript, /<\*\* 550 5\.7\.1 /, 'no open relay for an outside client');
+    const wildcardMiss = await send('max@example.co.uk', 'not ours');
+    assert.match(wildcardMiss.transcript, /<\*\* 550 5\.7\.1 /);
+  });
+
+  it('one mail to two addresses of one person is one copy (mm@ and max@ both end in max)', async () => {
+    const r = await send('mm@example.org,max@example.org', 'dedup');
+    assert.equal(r.code, 0, r.transcript);
+  });
+
+  it('local mail from loopback on the local listener resolves through the aliases (Python smtplib)', async () => {
+    const r = await python(
+      `import smtplib, sys
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))
+s.sendmail('cron@local.example.org', ['root@localhost'], 'Subject: local root\\r\\n\\r\\nfrom cron\\r\\n')
+s.quit()`,
+      [String(port('local'))],
+    );
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('every accepted mail lands in the mailbox its line names, and nowhere else', async () => {
+    const expected: Record<string, string[]> = {
+      max: ['L2 max.muster', 'L2 max', 'L2 mm', 'L2 catchall', 'L2 catch-all', 'L3 max example.net', 'L3 max *.example.com', 'L3 max case', 'L3 postmaster', 'dedup', 'local root'],
+      moritz: ['L2 moritz', 'L3 moritz example.com', 'L3 moritz *.example.net'],
+    };
+    const total = Object.values(expected).flat().length;
+    const deadline = Date.now() + 20_000;
+    let boxes = await mailboxes(join(dir, 'mail'), Object.keys(expected));
+    while (Object.values(boxes).flat().length < total && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      boxes = await mailboxes(join(dir, 'mail'), Object.keys(expected));
+    }
+    for (const [box, subjects] of Object.entries(expected)) {
+      assert.deepEqual(boxes[box].map((m) => m.subject).sort(), [...subjects].sort(), `mailbox ${box}`);
+    }
+    // Delivered-To names the address the chain ended at, as Postfix and OpenSMTPD write it
+    const byDelivered = (s: string) => boxes.max.find((m) => m.subject === s)?.deliveredTo;
+    assert.equal(byDelivered('L2 mm'), 'max.muster@example.org');
+    assert.equal(byDelivered('L2 catch-all'), 'catchall@example.org');
+    assert.equal(byDelivered('L3 max example.net'), 'max@example.net');
+    assert.equal(running.relay.queue.list().length, 0, 'nothing left in the queue');
+  });
+});
