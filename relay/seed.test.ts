@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { python, ROOT, startTestRelay, swaks, tempDir } from '../test/harness.ts';
+import { baseConfig, python, ROOT, startTestRelay, swaks, tempDir } from '../test/harness.ts';
+import { startSink } from '../test/smtp-sink.ts';
 import type { RunningRelay } from './main.ts';
 
 const SEED = join(ROOT, 'examples/seed');
@@ -128,5 +129,40 @@ s.quit()`,
     assert.equal(byDelivered('L2 catch-all'), 'catchall@example.org');
     assert.equal(byDelivered('L3 max example.net'), 'max@example.net');
     assert.equal(running.relay.queue.list().length, 0, 'nothing left in the queue');
+  });
+});
+
+describe('Listing 2 alone: the forward to moritz@example.net leaves the relay', () => {
+  it('relays the forwarded copy to the next hop, with the original sender, and delivers the local copies', async () => {
+    const sink = await startSink();
+    const { dir, cleanup } = await tempDir();
+    await copyFile(join(SEED, 'virtusers'), join(dir, 'virtusers'));
+    const t = await startTestRelay(
+      dir,
+      baseConfig({
+        tables: { virtusers: { type: 'virtual', file: 'virtusers' } },
+        actions: { mbox: { type: 'mbox' } },
+        rules: [{ from: 'any', for: { domain: 'example.org' }, virtual: 'virtusers', action: 'mbox' }],
+        mailStore: 'mail',
+        outbound: { smarthost: `smtp://127.0.0.1:${sink.port}`, tls: 'none' },
+      }),
+    );
+    try {
+      const r = await swaks(t.port('plain'), ['--from', 'sender@outside.test', '--to', 'moritz@example.org,mm@example.org', '--header', 'Subject: forward']);
+      assert.equal(r.code, 0, r.transcript);
+      const deadline = Date.now() + 15_000;
+      while (sink.received.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      assert.equal(sink.received.length, 1);
+      assert.deepEqual(sink.received[0].to, ['moritz@example.net']);
+      assert.equal(sink.received[0].from, 'sender@outside.test');
+      assert.match(sink.received[0].data.toString(), /^Subject: forward$/m);
+      const boxes = await mailboxes(join(dir, 'mail'), ['max', 'moritz']);
+      assert.deepEqual(boxes.max.map((m) => m.subject), ['forward']);
+      assert.deepEqual(boxes.moritz, []);
+    } finally {
+      await t.relay.stop();
+      await sink.close();
+      await cleanup();
+    }
   });
 });
