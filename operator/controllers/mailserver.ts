@@ -10,9 +10,18 @@ import { storeVerdicts } from './members.ts';
 import { namespaceSnapshot } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
 
-const OWNED: CachedKind[] = ['ConfigMap', 'Secret', 'Service', 'Deployment', 'StatefulSet', 'PersistentVolumeClaim'];
+/** What the operator prunes when it no longer renders it: never PVCs (mail is data), never the ConfigMap (always rendered). */
+const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet'];
 
-/** Applies one manifest unless the live object carries the same content hash. Returns true when written. */
+/** A StatefulSet's volumeClaimTemplates, serviceName, selector… cannot change: the API server answers 422 Forbidden. */
+function immutableFieldChange(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 422 && /Forbidden: updates to statefulset spec for fields other than/.test(err.message);
+}
+
+/**
+ * Applies one manifest unless the live object carries the same content hash (and, for ConfigMaps and
+ * Secrets, the same data). Returns true when it wrote something.
+ */
 async function applyManifest(ctx: ControllerContext, m: Manifest): Promise<boolean> {
   const kind = m.kind as CachedKind;
   const live = ctx.informers[kind].get(m.metadata.namespace, m.metadata.name);
@@ -22,18 +31,34 @@ async function applyManifest(ctx: ControllerContext, m: Manifest): Promise<boole
     ctx.metrics.skipped.inc({ kind });
     return false;
   }
+  if (live?.metadata.deletionTimestamp) return false; // being replaced (below): its DELETED event brings us back
   const r = Resources[kind as keyof typeof Resources];
   try {
-    await ctx.client.apply(r, m.metadata.namespace, m as KubeObjectLike, FIELD_MANAGER);
+    try {
+      await ctx.client.apply(r, m.metadata.namespace, m as KubeObjectLike, FIELD_MANAGER);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+      // another field manager changed fields we own (kubectl edit, say): the operator's word is final
+      ctx.metrics.conflicts.inc({ kind });
+      ctx.log.warn({ kind, name: m.metadata.name, msg: err.message.slice(0, 300) }, 'apply conflict, forcing');
+      await ctx.client.apply(r, m.metadata.namespace, m as KubeObjectLike, FIELD_MANAGER, { force: true });
+    }
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 409)) throw err;
-    // another field manager changed fields we own (kubectl edit, say): the operator's word is final
-    ctx.log.warn({ kind, name: m.metadata.name, msg: err.message.slice(0, 300) }, 'apply conflict, forcing');
-    await ctx.client.apply(r, m.metadata.namespace, m as KubeObjectLike, FIELD_MANAGER, { force: true });
+    if (!(kind === 'StatefulSet' && immutableFieldChange(err))) throw err;
+    // e.g. spec.queue.size with replicas > 1: replace the StatefulSet, leaving its pods and volume claims
+    // in place (Orphan); the new one adopts both. Existing claims keep their size.
+    ctx.log.warn({ kind, name: m.metadata.name }, 'a field the API server does not let change changed: replacing the StatefulSet (pods and volumes stay)');
+    await ctx.client.delete(r, m.metadata.namespace, m.metadata.name, 'Orphan');
+    ctx.metrics.recreated.inc({ kind });
+    ctx.metrics.writes.inc({ kind, verb: 'delete' });
+    return true;
   }
   ctx.metrics.writes.inc({ kind, verb: 'apply' });
   return true;
 }
+
+/** Table Secrets before the config that names their files, the workload last. */
+const applyOrder: Record<string, number> = { Secret: 0, ConfigMap: 1, PersistentVolumeClaim: 2, Service: 3, Deployment: 4, StatefulSet: 4 };
 
 export async function reconcileMailServer(ctx: ControllerContext, key: string): Promise<void> {
   const [ns, name] = key.split('/');
@@ -56,11 +81,10 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
   let written = 0;
   if (sr && !sr.held) {
     try {
-      for (const m of sr.manifests) if (await applyManifest(ctx, m)) written++;
+      for (const m of [...sr.manifests].sort((a, b) => applyOrder[a.kind] - applyOrder[b.kind])) if (await applyManifest(ctx, m)) written++;
       // what it owned before and no longer renders (a Service whose Listeners went away, table slots)
       const desired = new Set(sr.manifests.map((m) => `${m.kind}/${m.metadata.name}`));
-      for (const kind of OWNED) {
-        if (kind === 'PersistentVolumeClaim') continue; // never deleted by the operator
+      for (const kind of PRUNED) {
         for (const o of ctx.informers[kind].list(ns)) {
           if (o.metadata.labels?.[Labels.server] !== name || desired.has(`${kind}/${o.metadata.name}`)) continue;
           if (kind === 'Secret' && o.metadata.labels?.[Labels.component] !== 'tables') continue;

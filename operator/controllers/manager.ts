@@ -66,7 +66,7 @@ export class Manager {
       StatefulSet: new Informer(client, Resources.StatefulSet, { namespace: ns, labelSelector: managed }),
       PersistentVolumeClaim: new Informer(client, Resources.PersistentVolumeClaim, { namespace: ns, labelSelector: managed }),
     } satisfies Record<CachedKind, Informer>;
-    const metrics = new OperatorMetrics();
+    const metrics = new OperatorMetrics(KINDS);
     this.queues = Object.fromEntries(KINDS.map((k) => [k, new WorkQueue()])) as Record<Kind, WorkQueue>;
     this.ctx = {
       client,

@@ -3,15 +3,33 @@
 // its own ServiceAccount token and the shipped RBAC, not as admin.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
-import { KubeClient, Resources, ApiError, type KubeObjectLike } from '../kube/client.ts';
+import { pino } from 'pino';
+import { KubeClient, Resources, ApiError, type KubeObjectLike, type Resource } from '../kube/client.ts';
 import { validateConfig } from '../../relay/config/load.ts';
 import { Manager } from './manager.ts';
-import { seedDocuments } from '../render/testing.ts';
+import { seedDocuments, DEMO_HASH } from '../render/testing.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[]; [k: string]: unknown } };
+type Spec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- objects as the API returns them
 const ready = (o: Obj | undefined) => o?.status?.conditions?.find((c) => c.type === 'Ready');
+const Pod: Resource = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+const api = 'kubemta.io/v1alpha1';
+
+/** Every line the operator logs (debug and up), to check that no Secret content is among them. */
+const logLines: string[] = [];
+const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+
+/** The RBAC rules of operator/rbac/rbac.yaml as `<group>/<resource> <verb>` (the form KubeClient notes). */
+function shippedPermissions(): string[] {
+  const out: string[] = [];
+  for (const d of yaml.loadAll(readFileSync(new URL('../rbac/rbac.yaml', import.meta.url), 'utf8')) as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }[]) {
+    for (const r of d.rules ?? []) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.push(`${g}/${res} ${v}`);
+  }
+  return [...new Set(out)].sort();
+}
 
 describe('operator on a real API server', { skip: clusterEnabled ? false : skipReason }, () => {
   let admin: KubeClient;
@@ -24,7 +42,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await installCrds(admin);
     ns = await createNamespace(admin);
     op = await operatorClient(admin, ns);
-    manager = new Manager({ client: op.client, log: silentLog, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1' });
+    manager = new Manager({ client: op.client, log, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1' });
     await manager.start();
   });
 
@@ -36,6 +54,19 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
 
   const get = (kind: keyof typeof Resources, name: string) => getOrUndefined<Obj>(admin, Resources[kind], ns, name);
   const readyOf = async (kind: keyof typeof Resources, name: string) => ready(await get(kind, name));
+  /** kubectl edit: read, change, write back (again on a 409 from a concurrent status write). */
+  const edit = async (kind: keyof typeof Resources, name: string, change: (spec: Spec) => void) => {
+    await until(`${kind}/${name} edited`, async () => {
+      const o = (await admin.get<Obj & { spec: Spec }>(Resources[kind], ns, name));
+      change(o.spec);
+      await admin.update(Resources[kind], ns, o);
+      return true;
+    });
+  };
+  const serverSettled = async () => {
+    await manager.idle();
+    await until('MailServer Ready', async () => (await readyOf('MailServer', 'post'))?.status === 'True');
+  };
 
   it('installs the CRDs: structural, with status subresource and printer columns', async () => {
     const crd = (await getCrd(admin, 'virtualusers.kubemta.io')) as Obj & { spec: { versions: { additionalPrinterColumns: { name: string }[] }[] } };
@@ -89,6 +120,8 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     const good = cm.data['relay.yaml'];
     await admin.apply(Resources.ConfigMap, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'post-config', namespace: ns }, data: { 'relay.yaml': 'listeners: []\n' } }, 'intruder', { force: true });
     await until('config restored', async () => ((await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> }).data['relay.yaml'] === good);
+    const conflicts = (await manager.ctx.metrics.conflicts.get()).values.find((v) => v.labels.kind === 'ConfigMap')?.value;
+    assert.ok((conflicts ?? 0) >= 1, 'the operator met the 409 and retried with force');
     // and a plain 409 from a stale resourceVersion is what the lease and the queue retry
     await assert.rejects(admin.update(Resources.ConfigMap, ns, { ...cm, metadata: { ...cm.metadata, resourceVersion: cm.metadata.resourceVersion } }), (e: ApiError) => e.status === 409);
   });
@@ -112,8 +145,108 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     const lease = await admin.get<Obj & { spec: { holderIdentity: string } }>(Resources.Lease, ns, 'kubemta-operator');
     assert.ok(lease.spec.holderIdentity);
     const m = await fetch(`http://127.0.0.1:${manager.port}/metrics`).then((r) => r.text());
-    assert.match(m, /kubemta_operator_reconciles_total\{kind="MailServer",result="ok"\} \d+/);
+    assert.match(m, /kubemta_operator_reconciles_total\{kind="MailServer",result="ok"\} [1-9]\d*/);
+    assert.match(m, /kubemta_operator_reconciles_total\{kind="VirtualUser",result="error"\} \d+/, 'errors are counted (from 0)');
+    assert.match(m, /kubemta_operator_reconcile_seconds_bucket\{le="0\.1",kind="MailServer"\} \d+/, 'durations');
+    assert.match(m, /kubemta_operator_apply_conflicts_total\{kind="ConfigMap"\} [1-9]/);
     assert.equal(await fetch(`http://127.0.0.1:${manager.port}/healthz`).then((r) => r.status), 200);
+  });
+
+  it('serves a MailDomain with a wildcard top-level domain (example.*) and warns in its status and an Event', async () => {
+    await applyDocs(admin, ns, [
+      { apiVersion: api, kind: 'MailDomain', metadata: { name: 'tld' }, spec: { mailServerRef: { name: 'post' }, domains: ['example.*'], priority: 200 } },
+      { apiVersion: api, kind: 'VirtualUser', metadata: { name: 'wild' }, spec: { mailDomainRef: { name: 'tld' }, address: 'wild@example.shop', mailbox: 'wild' } },
+    ]);
+    await until('VirtualUser/wild Ready', async () => (await readyOf('VirtualUser', 'wild'))?.status === 'True');
+    const d = (await get('MailDomain', 'tld'))!;
+    assert.equal(ready(d)!.status, 'True');
+    assert.match(String((d.status!.warnings as string[])[0]), /^spec\.domains: "example\.\*" is a wildcard top-level domain/);
+    const cm = (await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> };
+    const rule = (yaml.load(cm.data['relay.yaml']) as { rules: { name: string; for: unknown }[] }).rules.find((r) => r.name === 'domain-tld');
+    assert.deepEqual(rule?.for, { domain: 'example.*' });
+    const events = await admin.list<Obj & { reason: string; type: string; involvedObject: { name: string } }>(Resources.Event, ns);
+    assert.ok(events.items.some((e) => e.involvedObject.name === 'tld' && e.type === 'Warning' && /wildcard top-level domain/.test(String(e.message))));
+  });
+
+  it('never shows Secret content in logs, Events or status, also a clear password put where a hash belongs', async () => {
+    await applyDocs(admin, ns, [
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'oops' }, stringData: { password: 'hunter2-cleartext' } },
+      { apiVersion: api, kind: 'VirtualUser', metadata: { name: 'oops' }, spec: { mailDomainRef: { name: 'example-org' }, address: 'oops@example.org', mailbox: 'oops', login: { passwordHashSecretRef: { name: 'oops' } } } },
+    ]);
+    await until('VirtualUser/oops Ready=False', async () => (await readyOf('VirtualUser', 'oops'))?.reason === 'InvalidSpec');
+    await admin.delete(Resources.VirtualUser, ns, 'oops');
+    await serverSettled();
+    const key = Buffer.from(String(((await get('Secret', 'post-tls')) as Obj & { data: Record<string, string> }).data['tls.key']), 'base64').toString('utf8');
+    const keyBody = key.split('\n').filter((l) => l && !l.startsWith('-----'));
+    const secrets = ['hunter2', DEMO_HASH, DEMO_HASH.slice(7, 40), ...keyBody.slice(1, 4)];
+    const statuses: unknown[] = [];
+    for (const kind of ['MailServer', 'Listener', 'PkiCert', 'MailDomain', 'VirtualUser'] as const) statuses.push(...(await admin.list<Obj>(Resources[kind], ns)).items.map((o) => o.status));
+    const events = (await admin.list<Obj>(Resources.Event, ns)).items.map((e) => e.message);
+    assert.ok(logLines.length > 50 && logLines.some((l) => l.includes('"msg":"status written"')), 'debug logging was on');
+    for (const [where, text] of [['logs', logLines.join('\n')], ['status', JSON.stringify(statuses)], ['events', JSON.stringify(events)]] as const) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `${where} contain Secret content (${secret.slice(0, 6)}…)`);
+    }
+  });
+
+  it('rewrites nothing when the operator restarts on an unchanged cluster (every object compared, none written)', async () => {
+    await serverSettled();
+    await manager.stop();
+    const before = { ...op.client.counts };
+    manager = new Manager({ client: op.client, log, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1' });
+    await manager.start();
+    await until('elected', async () => (await manager.ctx.metrics.leader.get()).values[0]?.value === 1, 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+    await manager.idle();
+    const delta = (verb: string) => (op.client.counts[verb] ?? 0) - (before[verb] ?? 0);
+    assert.deepEqual({ apply: delta('apply'), status: delta('apply-status'), delete: delta('delete'), events: delta('create') }, { apply: 0, status: 0, delete: 0, events: 0 });
+    const skipped = (await manager.ctx.metrics.skipped.get()).values.reduce((n, v) => n + v.value, 0);
+    assert.ok(skipped >= 9, `compared and skipped: ${skipped}`);
+  });
+
+  it('runs replicas > 1 as a StatefulSet with a queue and a mail volume per replica, and back', async () => {
+    await edit('MailServer', 'post', (s) => (s.replicas = 3));
+    await until('StatefulSet and its volume claims', async () => {
+      const claims = await Promise.all([0, 1, 2].flatMap((i) => [`queue-post-${i}`, `mail-post-${i}`]).map((n) => get('PersistentVolumeClaim', n)));
+      return !!(await get('StatefulSet', 'post')) && !(await get('Deployment', 'post')) && claims.every(Boolean);
+    });
+    const sts = (await get('StatefulSet', 'post')) as Obj & { spec: Spec };
+    assert.equal(sts.spec.replicas, 3);
+    assert.equal(sts.spec.serviceName, 'post-pods');
+    assert.deepEqual(sts.spec.volumeClaimTemplates.map((v: Spec) => v.metadata.name), ['queue', 'mail']);
+    assert.ok(await get('Service', 'post-pods'), 'the headless Service the StatefulSet names');
+    await until('status names the StatefulSet', async () => (await get('MailServer', 'post'))?.status?.workload === 'StatefulSet/post');
+
+    // a volume claim template cannot change in place: the StatefulSet is replaced, its pods and claims stay
+    const pod = await until('pod post-0', () => getOrUndefined<Obj>(admin, Pod, ns, 'post-0'));
+    await edit('MailServer', 'post', (s) => (s.queue = { ...s.queue, size: '2Gi' }));
+    await until('StatefulSet replaced with the new claim size', async () => {
+      const x = (await get('StatefulSet', 'post')) as (Obj & { spec: Spec }) | undefined;
+      return x && x.metadata.uid !== sts.metadata.uid && x.spec.volumeClaimTemplates[0].spec.resources.requests.storage === '2Gi';
+    });
+    await serverSettled();
+    const adopted = await until('pod post-0 adopted', async () => {
+      const p = await getOrUndefined<Obj & { metadata: { ownerReferences?: { uid: string }[] } }>(admin, Pod, ns, 'post-0');
+      const owner = (await get('StatefulSet', 'post'))!.metadata.uid;
+      return p?.metadata.ownerReferences?.[0]?.uid === owner ? p : undefined;
+    });
+    assert.equal(adopted.metadata.uid, pod.metadata.uid, 'the pod was not recreated');
+    assert.ok(await get('PersistentVolumeClaim', 'queue-post-0'));
+
+    await edit('MailServer', 'post', (s) => (s.replicas = 1));
+    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')));
+    assert.ok(await get('PersistentVolumeClaim', 'queue-post-2'), 'a replica\'s queue volume outlives its StatefulSet (mail is data)');
+    await serverSettled();
+  });
+
+  it('prunes what it no longer renders: table Secrets above tableShards, a Service no Listener uses', async () => {
+    await edit('MailServer', 'post', (s) => (s.tableShards = 2));
+    await until('post-tables-2 and -3 deleted', async () => !(await get('Secret', 'post-tables-2')) && !(await get('Secret', 'post-tables-3')) && !!(await get('Secret', 'post-tables-1')));
+    await edit('Listener', 'inbound', (s) => (s.service = { ...s.service, name: 'mx' }));
+    await until('Service mx', async () => ((await get('Service', 'mx')) as (Obj & { spec: Spec }) | undefined)?.spec.ports[0].port === 25);
+    await edit('Listener', 'inbound', (s) => (s.service = { type: 'None' }));
+    await until('Service mx deleted', async () => !(await get('Service', 'mx')));
+    assert.deepEqual(((await get('Service', 'post')) as Obj & { spec: Spec }).spec.ports.map((p: Spec) => p.port), [587]);
+    await serverSettled();
   });
 
   it('deleting the MailServer garbage-collects what it owns but keeps the queue PVC', async () => {
@@ -123,5 +256,9 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     assert.ok(await get('PersistentVolumeClaim', 'post-queue'), 'queue PVC retained');
     assert.ok(await get('PersistentVolumeClaim', 'post-mail'), 'mail PVC retained');
     await until('Listener reports its missing server', async () => (await readyOf('Listener', 'inbound'))?.reason === 'MailServerNotFound');
+  });
+
+  it('holds the shipped RBAC to exactly the permissions the operator used in this run', () => {
+    assert.deepEqual([...op.client.permissionsUsed].sort(), shippedPermissions());
   });
 });

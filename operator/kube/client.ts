@@ -1,7 +1,8 @@
 // A small Kubernetes REST client: list, watch, server-side apply (also on /status), delete, create.
 // Authentication and TLS come from @kubernetes/client-node's KubeConfig (in-cluster ServiceAccount or
 // KUBECONFIG); requests are plain HTTPS so apply-patch and /status work without generated-client gaps.
-// Every request is counted by verb, so tests and benchmarks can measure API writes per change.
+// Every request is counted by verb, so tests and benchmarks can measure API writes per change, and noted
+// as the RBAC rule it needs (`apps/statefulsets patch`), so tests can hold the shipped RBAC to exactly that.
 import { request as httpsRequest, Agent, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -78,6 +79,8 @@ export class KubeClient {
   private readonly opts: RequestOptions;
   /** Requests by verb (get, list, watch, apply, create, delete, …) since start. */
   readonly counts: RequestCounts = {};
+  /** The RBAC permissions requests needed: `<group>/<resource>[/<sub>] <verb>` (core group: empty). */
+  readonly permissionsUsed = new Set<string>();
 
   private constructor(server: URL, opts: RequestOptions) {
     this.server = server;
@@ -120,6 +123,11 @@ export class KubeClient {
     this.counts[verb] = (this.counts[verb] ?? 0) + 1;
   }
 
+  /** Notes the permission a request needed, unless it was refused (403: a probe, not a use). */
+  private permit(status: number, r: Resource, verb: string, sub?: string): void {
+    if (status !== 403) this.permissionsUsed.add(`${r.group}/${r.plural}${sub ? `/${sub}` : ''} ${verb}`);
+  }
+
   private raw(method: string, path: string, body?: string, contentType = 'application/json', onStream?: (chunk: Buffer) => void, signal?: AbortSignal): Promise<{ status: number; text: string }> {
     const url = new URL(path, this.server);
     const req = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -147,21 +155,23 @@ export class KubeClient {
     });
   }
 
-  private async json<T>(verb: string, method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+  private async json<T>(perm: { r: Resource; verb: string; sub?: string }, verb: string, method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
     this.count(verb);
     const res = await this.raw(method, path, body === undefined ? undefined : JSON.stringify(body), contentType);
+    this.permit(res.status, perm.r, perm.verb, perm.sub);
+    if (perm.verb === 'patch' && res.status === 201) this.permit(res.status, perm.r, 'create'); // an apply that created
     const parsed = res.text ? JSON.parse(res.text) : {};
     if (res.status >= 300) throw new ApiError(res.status, parsed.reason ?? 'Unknown', parsed.message ?? res.text.slice(0, 200));
     return parsed as T;
   }
 
   get<T extends KubeObjectLike>(r: Resource, namespace: string, name: string): Promise<T> {
-    return this.json('get', 'GET', resourcePath(r, namespace, name));
+    return this.json({ r, verb: 'get' }, 'get', 'GET', resourcePath(r, namespace, name));
   }
 
   async list<T extends KubeObjectLike>(r: Resource, namespace?: string, labelSelector?: string): Promise<{ items: T[]; resourceVersion: string }> {
     const q = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
-    const res = await this.json<{ items: T[]; metadata: { resourceVersion: string } }>('list', 'GET', resourcePath(r, namespace) + q);
+    const res = await this.json<{ items: T[]; metadata: { resourceVersion: string } }>({ r, verb: 'list' }, 'list', 'GET', resourcePath(r, namespace) + q);
     for (const i of res.items) {
       i.apiVersion ??= r.group ? `${r.group}/${r.version}` : r.version;
       i.kind ??= r.kind;
@@ -170,23 +180,24 @@ export class KubeClient {
   }
 
   create<T extends KubeObjectLike>(r: Resource, namespace: string, obj: unknown): Promise<T> {
-    return this.json('create', 'POST', resourcePath(r, namespace), obj);
+    return this.json({ r, verb: 'create' }, 'create', 'POST', resourcePath(r, namespace), obj);
   }
 
   /** Replace (PUT) with the object's resourceVersion: 409 when someone wrote in between. */
   update<T extends KubeObjectLike>(r: Resource, namespace: string, obj: KubeObjectLike, sub?: string): Promise<T> {
-    return this.json('update', 'PUT', resourcePath(r, namespace, obj.metadata.name, sub), obj);
+    return this.json({ r, verb: 'update', sub }, 'update', 'PUT', resourcePath(r, namespace, obj.metadata.name, sub), obj);
   }
 
-  /** Server-side apply with our field manager; `force` takes over fields another manager owns. */
+  /** Server-side apply with our field manager; `force` takes over fields another manager owns. An apply that creates needs `create` too. */
   apply<T extends KubeObjectLike>(r: Resource, namespace: string, obj: KubeObjectLike, fieldManager: string, opts: { force?: boolean; status?: boolean } = {}): Promise<T> {
     const q = `?fieldManager=${encodeURIComponent(fieldManager)}${opts.force ? '&force=true' : ''}`;
-    return this.json(opts.status ? 'apply-status' : 'apply', 'PATCH', resourcePath(r, namespace, obj.metadata.name, opts.status ? 'status' : undefined) + q, obj, 'application/apply-patch+yaml');
+    const sub = opts.status ? 'status' : undefined;
+    return this.json({ r, verb: 'patch', sub }, opts.status ? 'apply-status' : 'apply', 'PATCH', resourcePath(r, namespace, obj.metadata.name, sub) + q, obj, 'application/apply-patch+yaml');
   }
 
   async delete(r: Resource, namespace: string, name: string, propagation: 'Background' | 'Foreground' | 'Orphan' = 'Background'): Promise<void> {
     try {
-      await this.json('delete', 'DELETE', resourcePath(r, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: propagation });
+      await this.json({ r, verb: 'delete' }, 'delete', 'DELETE', resourcePath(r, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: propagation });
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     }
@@ -225,6 +236,7 @@ export class KubeClient {
       if (signal?.aborted) return { status: 200, text: '' };
       throw err;
     });
+    this.permit(res.status, r, 'watch');
     if (res.status >= 300) {
       const parsed = res.text ? JSON.parse(res.text) : {};
       throw new ApiError(res.status, parsed.reason ?? 'Unknown', parsed.message ?? '');

@@ -7,6 +7,7 @@ import type { PkiCert } from '../api/pkicert.ts';
 import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { hashScheme } from '../../relay/auth/hash.ts';
+import { parseTableLines } from '../../relay/lookup/table-file.ts';
 import { isLoopback } from '../api/validate.ts';
 import { Reasons, type Kind, type Reason, type RenderOptions, type SecretData } from './snapshot.ts';
 
@@ -70,10 +71,15 @@ const listenerPkiExists: Check = (g) =>
   });
 
 const listenerCredentialsExist: Check = (g) =>
-  g.listeners.flatMap((l) => {
+  g.listeners.flatMap((l): Violation[] => {
     const ref = l.spec.auth?.credentialsSecretRef;
-    if (!ref || secretKey(g, ref)) return [];
-    return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.SecretNotFound, message: `spec.auth.credentialsSecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+    if (!ref) return [];
+    const file = secretKey(g, ref);
+    if (!file) return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.SecretNotFound, message: `spec.auth.credentialsSecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+    // the relay would refuse the whole table on reload; say so here, by line number only (never the content)
+    const bad = parseTableLines(file.toString('utf8')).filter((x) => hashScheme(x.value) === 'unknown').map((x) => x.line);
+    if (!bad.length) return [];
+    return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.InvalidSpec, message: `spec.auth.credentialsSecretRef: Secret "${ref.name}" key "${ref.key}" line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''}: not "user<TAB>hash" with a bcrypt or $6$/$5$ crypt hash (use kubemta encrypt)` }];
   });
 
 const listenerPortsUnique: Check = (g) => {

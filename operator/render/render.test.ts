@@ -7,6 +7,7 @@ import { crossCheck } from '../../relay/config/check.ts';
 import { render, type ServerRender } from './render.ts';
 import { build, manyUsers, seedSnapshot, DEMO_HASH } from './testing.ts';
 import { objectKey, type Snapshot } from './snapshot.ts';
+import { relayReadsTableParts } from './tables.ts';
 
 const GOLDEN = new URL('./testdata/seed.yaml', import.meta.url).pathname;
 
@@ -14,12 +15,17 @@ function only(out: { servers: ServerRender[] }): ServerRender {
   assert.equal(out.servers.length, 1);
   return out.servers[0];
 }
+/** A table's text as the relay reads it: its one file, or its parts (`<name>_0`, …) joined and sorted. */
 function table(s: ServerRender, name: string): string {
+  const lines: string[] = [];
   for (const m of s.manifests) {
-    const data = (m as { data?: Record<string, string> }).data;
-    if (m.kind === 'Secret' && data?.[name]) return Buffer.from(data[name], 'base64').toString('utf8');
+    const data = (m as { data?: Record<string, string> }).data ?? {};
+    if (m.kind !== 'Secret') continue;
+    for (const [k, v] of Object.entries(data)) {
+      if (k === name || (k.startsWith(`${name}_`) && /^\d+$/.test(k.slice(name.length + 1)))) lines.push(...Buffer.from(v, 'base64').toString('utf8').split('\n').filter(Boolean));
+    }
   }
-  return '';
+  return lines.length ? lines.sort().join('\n') + '\n' : '';
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are untyped JSON here
 function byKind(s: ServerRender, kind: string): any[] {
@@ -130,15 +136,20 @@ describe('operator/render', () => {
     assert.match(out.verdicts.get('MailDomain/default/tld')!.warnings[0], /^spec\.domains: "example\.\*" is a wildcard top-level domain/);
   });
 
-  it('never puts Secret content into a verdict', () => {
+  it('never puts Secret content into a verdict, also when a Secret holds a clear password by mistake', () => {
     const snap = withSeed((s) => {
       s.secrets.find((x) => x.metadata.name === 'max-password')!.data.password = Buffer.from('hunter2-cleartext');
+      s.secrets.find((x) => x.metadata.name === 'remote')!.data.credentials = Buffer.from(`max\t${DEMO_HASH}\nsecretuser\thunter3-cleartext\n`);
     });
     const out = render(snap);
     const v = out.verdicts.get('VirtualUser/default/max-muster')!;
     assert.equal(v.ready, false);
     assert.match(v.message, /^spec\.login\.passwordHashSecretRef: .* is not a bcrypt/);
-    assert.ok(![...out.verdicts.values()].some((x) => JSON.stringify(x).includes('hunter2')));
+    const l = out.verdicts.get('Listener/default/submission')!;
+    assert.equal(l.ready, false);
+    assert.equal(l.message, 'spec.auth.credentialsSecretRef: Secret "remote" key "credentials" line 2: not "user<TAB>hash" with a bcrypt or $6$/$5$ crypt hash (use kubemta encrypt)');
+    const said = JSON.stringify([...out.verdicts.values()]) + out.servers.flatMap((s) => s.problems).join();
+    for (const secret of ['hunter2', 'hunter3', 'secretuser', DEMO_HASH]) assert.ok(!said.includes(secret), secret);
   });
 
   it('builds pods that pass the restricted Pod Security Standard', () => {
@@ -156,15 +167,67 @@ describe('operator/render', () => {
     }
   });
 
-  it('keeps the pod template when tables, users or certificates change; image, ports and volumes change it', () => {
-    const template = (s: Snapshot) => JSON.stringify((byKind(only(render(s)), 'Deployment')[0] as { spec: { template: unknown } }).spec.template);
-    const base = template(seedSnapshot());
-    assert.equal(template(withSeed((s) => s.virtualUsers.push(build.user('new')))), base);
-    assert.equal(template(withSeed((s) => (s.mailServers[0].spec.local!.aliases!.root = ['max']))), base);
-    assert.equal(template(withSeed((s) => s.secrets.push({ metadata: { name: 'post-tls' }, data: { 'tls.crt': Buffer.from('x'), 'tls.key': Buffer.from('y') } }))), base);
-    assert.notEqual(template(withSeed((s) => (s.mailServers[0].spec.image = 'kubemta:next'))), base);
-    assert.notEqual(template(withSeed((s) => s.listeners.push(build.listener('smtps', { port: 465, tls: { mode: 'implicit', pkiCertRef: { name: 'post' } } })))), base);
-  });
+  // What reaches the relay by hot reload (files in mounted ConfigMaps/Secrets) must leave the pod template,
+  // and so its kubemta.io/pod-hash, alone; only image, ports, volumes (and resources) may roll the pod.
+  const tls = (crt: string) => ({ metadata: { name: 'post-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(crt), 'tls.key': Buffer.from(`key of ${crt}`) } });
+  const server = (s: Snapshot) => s.mailServers[0].spec;
+  const listener = (s: Snapshot, name: string) => s.listeners.find((l) => l.metadata.name === name)!.spec;
+  const hotReloaded: [string, (s: Snapshot) => void, through?: 'the mounted Secret'][] = [
+    ['a VirtualUser added', (s) => s.virtualUsers.push(build.user('new'))],
+    ['a VirtualUser\'s mailbox and forwarding changed', (s) => Object.assign(s.virtualUsers[0].spec, { mailbox: 'other', forwardTo: ['x@example.net'] })],
+    ['a login added (password hash Secret)', (s) => {
+      s.virtualUsers.push(build.user('login', { login: { passwordHashSecretRef: { name: 'h', key: 'password' } } }));
+      s.secrets.push({ metadata: { name: 'h' }, data: { password: Buffer.from(DEMO_HASH) } });
+    }],
+    ['the credentials Secret\'s content changed', (s) => (s.secrets.find((x) => x.metadata.name === 'remote')!.data.credentials = Buffer.from(`max\t${DEMO_HASH}\nmoritz\t${DEMO_HASH}\n`))],
+    ['an alias added', (s) => (server(s).local!.aliases!.hostmaster = ['max'])],
+    ['a MailDomain added', (s) => s.mailDomains.push(build.domain('extra', { domains: ['extra.example'] }))],
+    ['a MailDomain\'s catch-all and delivery changed', (s) => Object.assign(s.mailDomains[0].spec, { catchAll: 'max', delivery: { type: 'maildir' } })],
+    ['the certificate renewed (same Secret, new content)', (s) => (s.secrets.find((x) => x.metadata.name === 'post-tls')!.data = tls('renewed').data), 'the mounted Secret'],
+    ['the hostname, log level and limits changed', (s) => Object.assign(server(s), { hostname: 'mx.example.org', logLevel: 'debug', limits: { maxRecipients: 10 } })],
+    ['outbound policy changed (TLS, relay networks, smarthost without AUTH)', (s) => Object.assign(server(s).outbound, { tls: 'required', smarthost: 'smtp://relay.example:25', relayFrom: { authenticated: true, networks: ['10.0.0.0/8'] } })],
+    ['a Listener\'s hostname, tag and TLS mode changed on the same port', (s) => Object.assign(listener(s, 'inbound'), { hostname: 'in.example.org', tag: 'in', tls: { mode: 'starttls-required', pkiCertRef: { name: 'post' } } })],
+  ];
+  const rolled: [string, (s: Snapshot) => void][] = [
+    ['the image', (s) => (server(s).image = 'kubemta:next')],
+    ['a Listener added (a port)', (s) => s.listeners.push(build.listener('smtps', { port: 465, tls: { mode: 'implicit', pkiCertRef: { name: 'post' } } }))],
+    ['a container port changed', (s) => (listener(s, 'local').containerPort = 10027)],
+    ['a Listener using another PkiCert (a volume)', (s) => (listener(s, 'submission').tls.pkiCertRef = { name: 'post' })],
+    ['a DKIM key (a volume)', (s) => (server(s).outbound.dkim = [{ domain: 'example.org', selector: 's1', privateKeySecretRef: { name: 'dkim', key: 'key' } }])],
+    ['smarthost AUTH (a password volume)', (s) => Object.assign(server(s).outbound, { smarthost: 'smtp://relay.example:587', smarthostAuth: { username: 'u', passwordSecretRef: { name: 'sh', key: 'password' } } })],
+    ['tableShards (the tables volume)', (s) => (server(s).tableShards = 6)],
+    ['resources', (s) => (server(s).resources = { limits: { memory: '512Mi' } })],
+  ];
+  for (const replicas of [1, 3]) {
+    const kind = replicas === 1 ? 'Deployment' : 'StatefulSet';
+    const base = (f: (s: Snapshot) => void = () => {}) =>
+      withSeed((s) => {
+        server(s).replicas = replicas;
+        s.secrets.push(tls('first'));
+        f(s);
+      });
+    const podOf = (s: Snapshot) => {
+      const r = only(render(s));
+      assert.equal(r.held, false, r.problems.join('; '));
+      const w = byKind(r, kind)[0];
+      return { template: JSON.stringify(w.spec.template), hash: w.spec.template.metadata.annotations['kubemta.io/pod-hash'] as string, config: r.manifests.filter((m) => m.kind !== kind).map((m) => m.metadata.annotations!['kubemta.io/content-hash']).join() };
+    };
+    const before = podOf(base());
+    for (const [what, change, through] of hotReloaded) {
+      it(`${kind}: keeps the pod template (hot reload, no restart) when ${what}`, () => {
+        const after = podOf(base(change));
+        if (through) assert.equal(after.config, before.config, `the change reaches the relay through ${through} only`);
+        else assert.notEqual(after.config, before.config, 'the change reaches the relay through its config or tables');
+        assert.equal(after.hash, before.hash);
+        assert.equal(after.template, before.template);
+      });
+    }
+    for (const [what, change] of rolled) {
+      it(`${kind}: rolls the pod (new pod-hash) for ${what}`, () => {
+        assert.notEqual(podOf(base(change)).hash, before.hash);
+      });
+    }
+  }
 
   it('renders replicas > 1 as a StatefulSet with a queue volume per replica', () => {
     const s = only(render(withSeed((x) => (x.mailServers[0].spec.replicas = 3))));
@@ -173,6 +236,9 @@ describe('operator/render', () => {
     assert.deepEqual(sts.spec.volumeClaimTemplates.map((v) => v.metadata.name), ['queue', 'mail']);
     assert.equal(byKind(s, 'PersistentVolumeClaim').length, 0);
     assert.equal(byKind(s, 'Deployment').length, 0);
+    // server-side apply keys Service ports by (port, protocol): one without protocol is refused (500 on 1.20)
+    for (const svc of byKind(s, 'Service')) for (const p of svc.spec.ports) assert.equal(p.protocol, 'TCP', `${svc.metadata.name} port ${p.port}`);
+    assert.equal(byKind(s, 'Service').find((x) => x.metadata.name === 'post-pods').spec.clusterIP, 'None');
   });
 
   it('retains the queue and mail PVCs by default (no owner reference) and owns everything else', () => {
@@ -202,14 +268,45 @@ describe('operator/render', () => {
       assert.ok(bytes < 1024 * 1024, `${m.metadata.name}: ${bytes} bytes`);
     }
     assert.match(table(s, 'auth-submission'), new RegExp(`^user9999@example.org\\t${DEMO_HASH.replace(/\$/g, '\\$')}$`, 'm'));
-    // one user's mailbox changes: only the Secret holding its MailDomain's virtual table differs
+    // one user's mailbox changes: only the Secret holding that user's entry (its table, or its part) differs
     const changed = structuredClone(snap);
     changed.virtualUsers.find((u) => u.metadata.name === 'user42')!.spec.mailbox = 'elsewhere';
     const s2 = only(render(changed));
     const hashes = (x: ServerRender) => new Map(x.manifests.map((m) => [`${m.kind}/${m.metadata.name}`, m.metadata.annotations!['kubemta.io/content-hash']]));
     const [h1, h2] = [hashes(s), hashes(s2)];
-    assert.deepEqual([...h1.keys()].filter((k) => h1.get(k) !== h2.get(k)), [`Secret/${secrets.find((m) => 'virtual-example-org' in (m as { data: object }).data)!.metadata.name}`]);
+    const holder = secrets.find((m) => Object.values((m as { data: Record<string, string> }).data).some((v) => Buffer.from(v, 'base64').toString('utf8').includes('user42@example.org\tuser42\n')))!;
+    assert.deepEqual([...h1.keys()].filter((k) => h1.get(k) !== h2.get(k)), [`Secret/${holder.metadata.name}`]);
     process.stdout.write(`# render of 10,000 VirtualUsers: ${ms.toFixed(0)} ms\n`);
+  });
+
+  it('spreads one table over several Secrets (tables.<name>.files) when it outgrows one, or says what is missing', () => {
+    const { users, secret } = manyUsers(30_000); // credentials ~2.4 MB, virtual ~0.9 MB
+    const snap = withSeed((s) => {
+      s.virtualUsers.push(...users);
+      s.secrets.push(secret);
+    });
+    const wholeOut = render(snap, { splitTables: false });
+    const whole = only(wholeOut);
+    assert.equal(wholeOut.verdicts.get('MailServer/default/post')!.reason, 'TableTooLarge');
+    assert.match(whole.problems[0], /^spec\.tableShards: table "auth-submission" \(\d+ bytes\) is larger than one Secret \(1000000 bytes\), and the relay reads a table from one file/);
+    if (!relayReadsTableParts) return; // relay/config without tables.<name>.files: the message above is what users see
+    const t0 = performance.now();
+    const s = only(render(snap));
+    const ms = performance.now() - t0;
+    assert.equal(s.held, false, s.problems.slice(0, 3).join('; '));
+    const files = (s.config!.tables['auth-submission'] as { files?: string[] }).files!;
+    assert.ok(files.length >= 10, files.join(' '));
+    assert.ok(files.every((f, i) => f === `/etc/kubemta/tables/auth-submission_${i}`));
+    assert.equal(table(s, 'auth-submission').split('\n').filter(Boolean).length, 30_000 + 2, 'every login once (and the seed\'s two)');
+    const secrets = byKind(s, 'Secret');
+    assert.equal(secrets.length, 4, 'still the same four Secrets: the pod does not change');
+    for (const m of secrets) {
+      const bytes = Object.values((m as { data: Record<string, string> }).data).reduce((n, v) => n + Buffer.from(v, 'base64').length, 0);
+      assert.ok(bytes < 1024 * 1024, `${m.metadata.name}: ${bytes} bytes`);
+    }
+    const v = validateConfig(structuredClone(s.config));
+    assert.ok(v.ok, v.ok ? '' : v.problems.join('; '));
+    process.stdout.write(`# render of 30,000 VirtualUsers with logins (tables split across Secrets): ${ms.toFixed(0)} ms\n`);
   });
 
   it('reports a VirtualUser of another namespace\'s domain as missing and keys verdicts by namespace', () => {

@@ -14,8 +14,8 @@ import type { PkiCert } from '../api/pkicert.ts';
 import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { checks, containerPortOf, domainWarnings, serviceNameOf, type ServerGroup } from './checks.ts';
-import { renderRelayConfig } from './relay-config.ts';
-import { packTables } from './tables.ts';
+import { Paths, renderRelayConfig } from './relay-config.ts';
+import { packTables, type Packing } from './tables.ts';
 import { claims, configMap, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
 import { byAge, defaultRenderOptions, objectKey, Reasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
 
@@ -60,6 +60,13 @@ function pkiVerdict(p: PkiCert, secrets: Map<string, SecretData>, now: Date): Ve
   } catch {
     return verdict(false, Reasons.InvalidSpec, `secret ${secretName}: tls.crt is not a PEM certificate`, { secretName });
   }
+}
+
+function tableProblem(p: Extract<Packing, { ok: false }>, shards: number, o: RenderOptions): string {
+  if (p.why === 'too-large') {
+    return `spec.tableShards: table "${p.table}" (${p.bytes} bytes) is larger than one Secret (${o.shardBytes} bytes), and the relay reads a table from one file (tables.<name>.file), so it cannot span Secrets: fewer logins or users per Listener/MailDomain`;
+  }
+  return `spec.tableShards: the tables do not fit in ${shards} Secrets of ${o.shardBytes} bytes (table "${p.table}", ${p.bytes} bytes, found no room); raise tableShards`;
 }
 
 export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?: Date } = {}): RenderOutput {
@@ -163,17 +170,20 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
       serverReason = Reasons.NoListeners;
     } else {
       const rendered = renderRelayConfig(good);
-      const check = validateConfig(structuredClone(rendered.config));
-      const cross = check.ok ? crossCheck(check.config) : [];
-      if (!check.ok || cross.length) {
-        problems.push(...(check.ok ? cross : check.problems).map((p) => `relay config: ${p}`));
-        serverReason = Reasons.InvalidRelayConfig;
-      }
-      const packing = packTables(rendered.tables, server.spec.tableShards, options.shardBytes);
+      const packing = packTables(rendered.tables, { count: server.spec.tableShards, limit: options.shardBytes, split: options.splitTables });
       if (!packing.ok) {
-        problems.push(`spec.tableShards: table "${packing.table}" (${packing.bytes} bytes) does not fit in ${server.spec.tableShards} Secrets of ${options.shardBytes} bytes; raise tableShards`);
+        problems.push(tableProblem(packing, server.spec.tableShards, options));
         serverReason = Reasons.TableTooLarge;
       } else {
+        for (const [table, files] of packing.files) {
+          if (files.length > 1) (rendered.config.tables as Record<string, unknown>)[table] = { type: rendered.config.tables[table].type, files: files.map((f) => `${Paths.tablesDir}/${f}`) };
+        }
+        const check = validateConfig(structuredClone(rendered.config));
+        const cross = check.ok ? crossCheck(check.config) : [];
+        if (!check.ok || cross.length) {
+          problems.push(...(check.ok ? cross : check.problems).map((p) => `relay config: ${p}`));
+          serverReason = Reasons.InvalidRelayConfig;
+        }
         config = rendered.config;
         configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
         manifests.push(configMap(server, configYaml), ...tableSecrets(server, packing.slots), ...claims(server), ...services(good), workload(good, server.spec.tableShards));

@@ -5,6 +5,7 @@ import type { Listener } from '../api/listener.ts';
 import type { PkiCert } from '../api/pkicert.ts';
 import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
+import { relayReadsTableParts } from './tables.ts';
 
 /** A Secret as render needs it: name and decoded data. Its content never leaves render except into tables. */
 export interface SecretData {
@@ -27,10 +28,12 @@ export interface RenderOptions {
   requirePkiSecrets: boolean;
   /** Largest data size of one table Secret; the API server's limit is 1 MiB. */
   shardBytes: number;
+  /** Split a large table into parts across Secrets (needs the relay's `tables.<name>.files`). */
+  splitTables: boolean;
   namespace: string;
 }
 
-export const defaultRenderOptions: RenderOptions = { requirePkiSecrets: false, shardBytes: 1_000_000, namespace: 'default' };
+export const defaultRenderOptions: RenderOptions = { requirePkiSecrets: false, shardBytes: 1_000_000, splitTables: relayReadsTableParts, namespace: 'default' };
 
 /** Condition reasons; the same words go into Events. */
 export const Reasons = {

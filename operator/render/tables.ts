@@ -1,8 +1,15 @@
-// Tables as the relay reads them (one file per table, `key<TAB>value, value` lines, domains one per line)
-// and their packing into a fixed number of Secrets ("slots"): the set of Secrets — and so the pod's
-// volumes — never changes when tables come and go, a change to one user rewrites only the slot holding
-// its table, and each slot stays under the API server's 1 MiB object limit.
+// Tables as the relay reads them (`key<TAB>value, value` lines, domains one per line) and their packing
+// into a fixed number of Secrets ("slots"): the set of Secrets — and so the pod's volumes — never changes
+// when tables come and go, a change to one user rewrites only the slot holding its table (or its part of
+// a split table), and each slot stays under the API server's 1 MiB object limit.
 import { createHash } from 'node:crypto';
+import { TableSchema } from '../../relay/config/schema.ts';
+
+/**
+ * Whether the relay reads one table from several files (`tables.<name>.files`, proposed for
+ * relay/config). Until it does, a table must fit in one Secret (~12,000 logins per credentials table).
+ */
+export const relayReadsTableParts = 'files' in TableSchema.properties;
 
 export type TableType = 'credentials' | 'aliases' | 'virtual' | 'domains';
 
@@ -38,19 +45,80 @@ export interface Slot {
   bytes: number;
 }
 
-export type Packing = { ok: true; slots: Slot[] } | { ok: false; table: string; bytes: number };
+/** Where each table went: its file names (one, or its parts in order when it was split). */
+export type Packing =
+  | { ok: true; slots: Slot[]; files: Map<string, string[]> }
+  | { ok: false; table: string; bytes: number; why: 'too-large' | 'no-room' };
+
+export interface PackOptions {
+  /** Secrets (slots) to fill; the set never changes with the tables. */
+  count: number;
+  /** Largest data size of one slot. */
+  limit: number;
+  /**
+   * Whether the relay reads a table from several files (`tables.<name>.files`). Then a table larger
+   * than a quarter of a slot is split by key into parts (`<name>_0`, `<name>_1`, …) that are packed
+   * like tables, so one table may span Secrets; without it a table must fit in one slot.
+   */
+  split: boolean;
+}
 
 function preferredSlot(name: string, count: number): number {
   return createHash('sha256').update(name).digest().readUInt32BE(0) % count;
 }
 
+/** The key of a table line (before the tab; a list line is its own key). */
+function lineKey(line: string): string {
+  const tab = line.indexOf('\t');
+  return tab < 0 ? line : line.slice(0, tab);
+}
+
 /**
- * Places each table in the slot its name hashes to, or the next one with room (largest tables first, so a
- * big table keeps its place). Deterministic: the same tables give the same slots.
+ * Splits a table into `parts` files by a hash of each line's key, so a changed or added entry changes
+ * one part only (the part count, and so every part, changes only when the table grows past a step).
+ * Every line lands in exactly one part; each part is sorted like a whole table.
  */
-export function packTables(tables: TableFile[], count: number, limit: number): Packing {
+export function splitTable(t: TableFile, parts: number): TableFile[] {
+  const buckets: string[][] = Array.from({ length: parts }, () => []);
+  for (const line of t.text.split('\n')) {
+    if (!line) continue;
+    buckets[createHash('sha256').update(lineKey(line)).digest().readUInt32BE(0) % parts].push(line);
+  }
+  // underscore never occurs in a relayName (Kubernetes names have none), so part names cannot collide
+  return buckets.map((lines, i) => ({ name: `${t.name}_${i}`, type: t.type, text: lines.length ? lines.join('\n') + '\n' : '' }));
+}
+
+/** Tables above this size are split into parts of about this size when the relay reads parts. */
+export function partBytes(limit: number): number {
+  return Math.floor(limit / 4);
+}
+
+/**
+ * Places each table (or part) in the slot its name hashes to, or the next one with room (largest first,
+ * so a big table keeps its place). Deterministic: the same tables give the same slots.
+ */
+export function packTables(tables: TableFile[], opts: PackOptions): Packing {
+  const { count, limit } = opts;
+  const files = new Map<string, string[]>();
+  const pieces: TableFile[] = [];
+  for (const t of tables) {
+    const size = Buffer.byteLength(t.text);
+    if (!opts.split || size <= partBytes(limit)) {
+      if (size > limit) return { ok: false, table: t.name, bytes: size, why: 'too-large' };
+      pieces.push(t);
+      files.set(t.name, [t.name]);
+      continue;
+    }
+    // hash buckets are uneven by a few per cent; add a part until each fits comfortably in a slot
+    const lines = t.text.split('\n').length;
+    let n = Math.ceil(size / partBytes(limit));
+    let parts = splitTable(t, n);
+    while (n < lines && parts.some((p) => Buffer.byteLength(p.text) > limit / 2)) parts = splitTable(t, ++n);
+    pieces.push(...parts);
+    files.set(t.name, parts.map((p) => p.name));
+  }
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, files: [], bytes: 0 }));
-  const sorted = [...tables].sort((a, b) => Buffer.byteLength(b.text) - Buffer.byteLength(a.text) || (a.name < b.name ? -1 : 1));
+  const sorted = [...pieces].sort((a, b) => Buffer.byteLength(b.text) - Buffer.byteLength(a.text) || (a.name < b.name ? -1 : 1));
   for (const t of sorted) {
     const size = Buffer.byteLength(t.text);
     const start = preferredSlot(t.name, count);
@@ -63,8 +131,11 @@ export function packTables(tables: TableFile[], count: number, limit: number): P
         placed = true;
       }
     }
-    if (!placed) return { ok: false, table: t.name, bytes: size };
+    if (!placed) {
+      const table = [...files].find(([, names]) => names.includes(t.name))![0];
+      return { ok: false, table, bytes: Buffer.byteLength(tables.find((x) => x.name === table)!.text), why: 'no-room' };
+    }
   }
   for (const s of slots) s.files.sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { ok: true, slots };
+  return { ok: true, slots, files };
 }

@@ -162,7 +162,7 @@ export function services(g: ServerGroup): Manifest[] {
           apiVersion: 'v1',
           kind: 'Service',
           metadata: meta(g.server, `${g.server.metadata.name}-pods`, 'smtp'),
-          spec: { clusterIP: 'None', selector: selectorLabels(g.server), ports: [{ name: 'http', port: Paths.httpPort, targetPort: Paths.httpPort }] },
+          spec: { clusterIP: 'None', selector: selectorLabels(g.server), ports: [{ name: 'http', port: Paths.httpPort, targetPort: Paths.httpPort, protocol: 'TCP' }] },
         },
         true,
         g.server,
