@@ -1,0 +1,80 @@
+// A relay action's options → MailServer.spec.outbound: `host smtp+tls://label@mx.example.net:587` (new) or
+// `relay via tls+auth://label@host` (old) → smarthost and TLS policy; `auth <secrets>` (label → user:password)
+// → smarthostAuth with a Secret for the password; `helo` → heloName. One outbound per MailServer: the
+// first relay action's settings win, differing later ones are reported.
+import type { Ctx } from './context.ts';
+import type { ActionDecl } from './model.ts';
+
+/** A domain name or OpenSMTPD wildcard pattern, as the MailDomain schema takes it. */
+export const DOMAIN_PATTERN = /^(\*|[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.(\*|[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?))*$/;
+
+export interface Outbound {
+  relayFrom: { authenticated: boolean; tags?: string[]; networks?: string[] };
+  smarthost?: string;
+  smarthostAuth?: { username: string; passwordSecretRef: { name: string } };
+  heloName?: string;
+  tls?: 'none' | 'opportunistic' | 'required' | 'verify';
+}
+
+interface RelayUrl {
+  smarthost: string;
+  label?: string;
+  tls?: Outbound['tls'];
+}
+
+/** smtp://, smtp+tls://, smtp+notls://, smtps:// (new); tls://, ssl://, secure://, with +auth (old). */
+function parseRelayUrl(ctx: Ctx, a: ActionDecl, url: string): RelayUrl | undefined {
+  const m = /^(?:([a-z+]+):\/\/)?(?:([^@/]+)@)?([^:/@]+|\[[^\]]+\])(?::(\d+))?$/.exec(url);
+  if (!m) return void ctx.findings.dropped(a, `relay host ${url}`, 'not a relay URL');
+  const [, proto = 'smtp', label, host, port] = m;
+  const base = proto.replace(/\+auth$/, '');
+  const tls: Record<string, [string, number, Outbound['tls']?]> = {
+    smtp: ['smtp', 25],
+    'smtp+tls': ['smtp', 25, 'verify'],
+    tls: ['smtp', 25, 'required'],
+    'smtp+notls': ['smtp', 25, 'none'],
+    smtps: ['smtps', 465],
+    ssl: ['smtps', 465],
+    secure: ['smtps', 465],
+  };
+  const t = tls[base];
+  if (!t) return void ctx.findings.dropped(a, `relay host ${url}`, `${proto}:// has no kubemta equivalent (smtp:// and smtps:// smarthosts)`);
+  return { smarthost: `${t[0]}://${host}:${port ?? t[1]}`, ...(label ? { label } : {}), ...(t[2] ? { tls: t[2] } : {}) };
+}
+
+function smarthostAuth(ctx: Ctx, a: ActionDecl, label: string | undefined): Outbound['smarthostAuth'] {
+  const ref = a.relay.auth!;
+  const data = ctx.tables.read(ref);
+  if (!data) return void ctx.findings.dropped(ref, 'auth', `a ${ctx.tables.backend(ref)} table is not read`);
+  const entry = label ? data.entries.find((e) => e.key === label) : data.entries[0];
+  if (!entry) return void ctx.findings.dropped(ref, 'auth', label ? `no entry "${label}" in the table` : 'an empty table');
+  if (!label && data.entries.length > 1) ctx.findings.changed(ref, 'auth', `the relay URL names no label; the first entry ("${entry.key}") is used`);
+  const colon = entry.value.indexOf(':');
+  if (colon <= 0) return void ctx.findings.dropped({ line: entry.line }, entry.key, 'not "user:password"', data.file);
+  const name = ctx.name('Secret', `${data.name}-smarthost`);
+  ctx.emit('Secret', name, { type: 'Opaque', stringData: { password: entry.value.slice(colon + 1) } }, { line: ref.line, text: `auth <${data.name}>` });
+  return { username: entry.value.slice(0, colon), passwordSecretRef: { name } };
+}
+
+/** Sets `out` from the action where it has nothing yet; returns what this action alone would set. */
+export function relayOutbound(ctx: Ctx, a: ActionDecl, out: Partial<Outbound>): Partial<Outbound> {
+  const mine: Partial<Outbound> = {};
+  const url = a.relay.host ? parseRelayUrl(ctx, a, a.relay.host) : undefined;
+  if (url) {
+    mine.smarthost = url.smarthost;
+    if (url.tls) mine.tls = url.tls;
+  }
+  if (a.relay.tls) mine.tls = a.relay.tls;
+  if (a.relay.helo) mine.heloName = a.relay.helo;
+  if (a.relay.auth && !mine.smarthost) ctx.findings.dropped(a.relay.auth, 'auth', 'credentials for a relay without a host have no use');
+  for (const k of ['smarthost', 'tls', 'heloName'] as const) {
+    if (mine[k] === undefined) continue;
+    if (out[k] === undefined) (out as Record<string, unknown>)[k] = mine[k];
+    else if (out[k] !== mine[k]) ctx.findings.changed(a, `${k} ${mine[k]}`, `one outbound setting per MailServer (${out[k]} is kept)`);
+  }
+  if (a.relay.auth && mine.smarthost && out.smarthost === mine.smarthost && !out.smarthostAuth) {
+    const auth = smarthostAuth(ctx, a, url?.label);
+    if (auth) out.smarthostAuth = auth;
+  }
+  return mine;
+}
