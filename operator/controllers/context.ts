@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { KubeClient, KubeObjectLike } from '../kube/client.ts';
 import type { Informer } from '../kube/informer.ts';
 import type { Verdict } from '../render/snapshot.ts';
+import type { Validation } from '../api/validate.ts';
 import type { EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
@@ -19,6 +20,8 @@ export interface ControllerContext {
   log: Logger;
   /** By objectKey(): the verdict of the last render and the generation it judged. */
   verdicts: Map<string, { verdict: Verdict; generation: number | undefined }>;
+  /** Validation results by cached object (render's memo: the caches replace objects, never change them). */
+  validated: WeakMap<object, Validation>;
   /** Queue a member's status write (kind, `ns/name`). */
   enqueue: (kind: 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser', key: string) => void;
   now: () => Date;

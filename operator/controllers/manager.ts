@@ -75,6 +75,7 @@ export class Manager {
       metrics,
       log: opts.log,
       verdicts: new Map(),
+      validated: new WeakMap(),
       enqueue: (kind, key) => this.queues[kind].add(key),
       now: opts.now ?? (() => new Date()),
     };

@@ -2,10 +2,9 @@
 // their job is a truthful status. The MailServer reconcile renders and leaves a verdict per object;
 // a member writes it. An object whose server (or domain) does not exist gets its verdict here.
 import { objectKey } from '../render/snapshot.ts';
-import { render } from '../render/render.ts';
 import type { KubeObjectLike } from '../kube/client.ts';
 import type { ControllerContext } from './context.ts';
-import { namespaceSnapshot, serverKeyOf } from './snapshot.ts';
+import { renderNamespace, serverKeyOf } from './snapshot.ts';
 import { writeStatus } from './status.ts';
 
 type MemberKind = 'Listener' | 'MailDomain' | 'VirtualUser';
@@ -26,7 +25,7 @@ function memberReconciler(kind: MemberKind) {
         return;
       }
       // no server to render with: judge this namespace's orphans directly
-      const out = render(namespaceSnapshot(ctx, ns), { namespace: ns, requirePkiSecrets: true, now: ctx.now() });
+      const out = renderNamespace(ctx, ns);
       storeVerdicts(ctx, ns, out.verdicts);
       cached = ctx.verdicts.get(objectKey(kind, ns, name));
       if (!cached) return;

@@ -6,10 +6,9 @@ import { generate } from 'selfsigned';
 import { Resources, type KubeObjectLike } from '../kube/client.ts';
 import type { PkiCert } from '../api/pkicert.ts';
 import { validateObject } from '../api/validate.ts';
-import { render } from '../render/render.ts';
 import { objectKey, Reasons } from '../render/snapshot.ts';
 import { FIELD_MANAGER, type ControllerContext } from './context.ts';
-import { namespaceSnapshot } from './snapshot.ts';
+import { renderNamespace } from './snapshot.ts';
 import { writeStatus } from './status.ts';
 
 export const PKI_LABEL = 'kubemta.io/pkicert';
@@ -86,7 +85,7 @@ export async function reconcilePkiCert(ctx: ControllerContext, key: string): Pro
       requeueAfterMs = Math.min(Math.max(1000, renewAt - now.getTime()), 2 ** 31 - 1);
     }
   }
-  const out = render(namespaceSnapshot(ctx, ns), { namespace: ns, requirePkiSecrets: true, now });
+  const out = renderNamespace(ctx, ns);
   const verdict = out.verdicts.get(objectKey('PkiCert', ns, name))!;
   if (renewAt !== undefined) verdict.status.renewalTime = new Date(renewAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
   for (const k of ['notBefore', 'notAfter'] as const) if (typeof verdict.status[k] === 'string') verdict.status[k] = (verdict.status[k] as string).replace(/\.\d{3}Z$/, 'Z');

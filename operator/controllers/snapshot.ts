@@ -3,6 +3,7 @@
 import type { KubeObjectLike } from '../kube/client.ts';
 import type { SecretData, Snapshot } from '../render/snapshot.ts';
 import { secretFromDocument } from '../render/documents.ts';
+import { render, type RenderOutput } from '../render/render.ts';
 import type { ControllerContext } from './context.ts';
 
 const decoded = new WeakMap<object, SecretData>();
@@ -27,6 +28,11 @@ export function namespaceSnapshot(ctx: ControllerContext, namespace: string): Sn
     virtualUsers: list('VirtualUser'),
     secrets: i.Secret.list(namespace).map(secretData),
   };
+}
+
+/** render() of one namespace as the operator runs it: PkiCert Secrets required, validation memoised. */
+export function renderNamespace(ctx: ControllerContext, namespace: string): RenderOutput {
+  return render(namespaceSnapshot(ctx, namespace), { namespace, requirePkiSecrets: true, now: ctx.now(), validated: ctx.validated });
 }
 
 /** The MailServer an object belongs to (`ns/name`), if it names one (VirtualUsers through their MailDomain). */

@@ -61,8 +61,8 @@ export async function deleteNamespace(admin: KubeClient, name: string): Promise<
   await admin.delete(NS, '', name);
 }
 
-/** Applies operator/rbac/rbac.yaml with its ServiceAccount and Role in `ns`; returns a client with the SA's token. */
-export async function operatorClient(admin: KubeClient, ns: string): Promise<{ client: KubeClient; cleanup: () => Promise<void> }> {
+/** Applies operator/rbac/rbac.yaml with its ServiceAccount and Role in `ns`; returns a client with the SA's token (and the token, for more). */
+export async function operatorClient(admin: KubeClient, ns: string): Promise<{ client: KubeClient; token: string; cleanup: () => Promise<void> }> {
   const docs = yaml.loadAll(readFileSync(RBAC, 'utf8')) as KubeObjectLike[];
   const clusterScoped: [Resource, string][] = [];
   for (const d of docs) {
@@ -82,6 +82,7 @@ export async function operatorClient(admin: KubeClient, ns: string): Promise<{ c
   });
   return {
     client: admin.withToken(token),
+    token,
     cleanup: async () => {
       for (const [r, name] of clusterScoped) await admin.delete(r, '', name);
     },

@@ -1,6 +1,7 @@
 // Leader election with a coordination.k8s.io/v1 Lease: acquire when free or expired, renew before the
-// lease duration passes, and step down (stop working) when a renewal fails. Writes use the Lease's
-// resourceVersion, so two candidates never both win (the loser gets 409).
+// lease duration passes, and step down (stop working) when a renewal fails or hangs. Writes use the Lease's
+// resourceVersion, so two candidates never both win (the loser gets 409). renewSeconds × 2 must stay below
+// leaseSeconds, so a leader that lost contact stops before another can take over.
 import { ApiError, Resources, type KubeClient, type KubeObjectLike } from './client.ts';
 
 export interface LeaderOptions {
@@ -85,10 +86,18 @@ export class LeaderElector {
     const tick = async () => {
       if (this.stopped) return;
       let ok = false;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        ok = await this.tryAcquireOrRenew();
+        // a renewal that hangs counts as failed after renewSeconds, so a leader cut off from the API server
+        // steps down (at most 2 × renewSeconds after its last renewal) before its lease can expire
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`lease renewal took longer than ${this.opts.renewSeconds} s`)), this.opts.renewSeconds * 1000);
+        });
+        ok = await Promise.race([this.tryAcquireOrRenew(), deadline]);
       } catch (err) {
         onError(err as Error);
+      } finally {
+        clearTimeout(timer);
       }
       if (ok && !this.leading) {
         this.leading = true;

@@ -80,12 +80,15 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
   const invalid = new Map<string, string>();
   const all = [...snapshot.mailServers, ...snapshot.listeners, ...snapshot.pkiCerts, ...snapshot.mailDomains, ...snapshot.virtualUsers];
   for (const raw of all) {
-    const copy = structuredClone(raw);
-    const v = validateObject(copy);
-    if (v.ok) (valid[copy.kind as Kind] as AnyKubemtaObject[]).push(v.object);
+    let v = options.validated?.get(raw);
+    if (!v) {
+      v = validateObject(structuredClone(raw));
+      options.validated?.set(raw, v);
+    }
+    if (v.ok) (valid[raw.kind as Kind] as AnyKubemtaObject[]).push(v.object);
     else {
-      invalid.set(keyOf(copy), v.problems.join('; '));
-      verdicts.set(keyOf(copy), verdict(false, Reasons.InvalidSpec, v.problems.join('; ')));
+      invalid.set(keyOf(raw), v.problems.join('; '));
+      verdicts.set(keyOf(raw), verdict(false, Reasons.InvalidSpec, v.problems.join('; ')));
     }
   }
   const ns = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? options.namespace;

@@ -5,6 +5,7 @@ import type { Listener } from '../api/listener.ts';
 import type { PkiCert } from '../api/pkicert.ts';
 import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
+import type { Validation } from '../api/validate.ts';
 import { relayReadsTableParts } from './tables.ts';
 
 /** A Secret as render needs it: name and decoded data. Its content never leaves render except into tables. */
@@ -31,6 +32,12 @@ export interface RenderOptions {
   /** Split a large table into parts across Secrets (needs the relay's `tables.<name>.files`). */
   splitTables: boolean;
   namespace: string;
+  /**
+   * Validation results by raw object, kept across renders by a caller whose objects never change in place
+   * (the operator's watch caches replace an object on every change): 10,000 users are not cloned and
+   * validated again on every reconcile. Render never mutates what it finds here.
+   */
+  validated?: WeakMap<object, Validation>;
 }
 
 export const defaultRenderOptions: RenderOptions = { requirePkiSecrets: false, shardBytes: 1_000_000, splitTables: relayReadsTableParts, namespace: 'default' };

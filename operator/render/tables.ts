@@ -67,6 +67,13 @@ function preferredSlot(name: string, count: number): number {
   return createHash('sha256').update(name).digest().readUInt32BE(0) % count;
 }
 
+/** FNV-1a (32 bits): a fixed, cheap spread of keys over parts (called once per table line). */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /** The key of a table line (before the tab; a list line is its own key). */
 function lineKey(line: string): string {
   const tab = line.indexOf('\t');
@@ -82,7 +89,7 @@ export function splitTable(t: TableFile, parts: number): TableFile[] {
   const buckets: string[][] = Array.from({ length: parts }, () => []);
   for (const line of t.text.split('\n')) {
     if (!line) continue;
-    buckets[createHash('sha256').update(lineKey(line)).digest().readUInt32BE(0) % parts].push(line);
+    buckets[fnv1a(lineKey(line)) % parts].push(line);
   }
   // underscore never occurs in a relayName (Kubernetes names have none), so part names cannot collide
   return buckets.map((lines, i) => ({ name: `${t.name}_${i}`, type: t.type, text: lines.length ? lines.join('\n') + '\n' : '' }));
