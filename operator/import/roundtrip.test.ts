@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { KUBEMTA, run, tempDir } from '../../test/harness.ts';
+import { KUBEMTA, run, tempDir, writeConfig } from '../../test/harness.ts';
 import type { ServerRender } from '../render/render.ts';
 import { seedDocuments } from '../render/testing.ts';
 import { FIXTURES, importFixture, localRelayConfig, renderDocs } from './testing.ts';
@@ -33,7 +33,7 @@ describe('operator/import round trip', () => {
       assert.equal(servers[0].held, false, servers[0].problems.join('\n'));
       const { dir, cleanup } = await tempDir('kubemta-import-rt-');
       try {
-        const file = await localRelayConfig(servers[0], dir);
+        const file = await writeConfig(dir, await localRelayConfig(servers[0], dir));
         const check = await run(KUBEMTA, ['check', '--config', file]);
         assert.equal(check.code, 0, check.stdout + check.stderr);
         assert.match(check.stdout, /: ok \(\d listener/);

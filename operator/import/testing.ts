@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import * as yaml from 'js-yaml';
 import { validateObject } from '../api/validate.ts';
 import { snapshotFromDocuments } from '../render/documents.ts';
 import { render, type ServerRender } from '../render/render.ts';
@@ -19,9 +18,9 @@ export function importFixture(rel: string, opts: Partial<ImportOptions> = {}): I
 /**
  * A rendered relay config made runnable here: pki self-signed under `dir`, tables written from the table
  * Secrets, listeners on loopback with free ports, queue and mail store under `dir`, outbound DNS on a dead
- * port (relayed mail stays queued). Returns the config file's path.
+ * port (relayed mail stays queued). Returns the config (absolute paths) for harness.writeConfig/startTestRelay.
  */
-export async function localRelayConfig(server: ServerRender, dir: string): Promise<string> {
+export async function localRelayConfig(server: ServerRender, dir: string): Promise<Record<string, unknown>> {
   const config = structuredClone(server.config!) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   await mkdir(join(dir, 'tables'), { recursive: true });
   for (const m of server.manifests) {
@@ -40,9 +39,7 @@ export async function localRelayConfig(server: ServerRender, dir: string): Promi
     log: { level: 'silent' },
   });
   config.outbound.resolver = { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 };
-  const file = join(dir, 'relay.yaml');
-  await writeFile(file, yaml.dump(config));
-  return file;
+  return config;
 }
 
 /** Renders imported (or hand-written) objects offline, as `kubemta render -f` does. */
