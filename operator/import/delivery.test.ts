@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { ROOT, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
 import type { RunningRelay } from '../../relay/main.ts';
-import { importFixture, localRelayConfig, renderDocs } from './testing.ts';
+import { importFixture, localize, localRelayConfig, renderDocs } from './testing.ts';
 
 interface Under {
   dir: string;
@@ -17,19 +17,11 @@ interface Under {
   port: (listener: string) => number;
 }
 
+/** The relay example as `npm start` runs it, with its table files, on free ports. */
 async function startExample(dir: string): Promise<Under> {
   const seed = join(ROOT, 'examples/seed');
   for (const f of ['aliases', 'virtusers', 'domains', 'users', 'remote']) await copyFile(join(seed, f), join(dir, f));
-  const config = yaml.load(await readFile(join(seed, 'relay.yaml'), 'utf8')) as Record<string, unknown> & { listeners: Record<string, unknown>[]; pki: Record<string, unknown>[] };
-  for (const l of config.listeners) l.port = 0;
-  for (const p of config.pki) Object.assign(p, { cert: `certs/${p.name}.crt`, key: `certs/${p.name}.key` });
-  Object.assign(config, {
-    queue: { dir: 'queue' },
-    mailStore: 'mail',
-    http: { address: '127.0.0.1', port: 0 },
-    log: { level: 'silent' },
-    outbound: { family: 'inet4', resolver: { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 } },
-  });
+  const config = localize(yaml.load(await readFile(join(seed, 'relay.yaml'), 'utf8')) as Record<string, unknown>, dir);
   const t = await startTestRelay(dir, config);
   return { dir, relay: t.relay, port: t.port };
 }

@@ -16,10 +16,18 @@ export function importFixture(rel: string, opts: Partial<ImportOptions> = {}): I
 }
 
 /**
- * A rendered relay config made runnable here: pki self-signed under `dir`, tables written from the table
- * Secrets, listeners on loopback with free ports, queue and mail store under `dir`, outbound DNS on a dead
- * port (relayed mail stays queued). Returns the config (absolute paths) for harness.writeConfig/startTestRelay.
+ * A relay config made runnable here: pki self-signed under `dir`, listeners on loopback with free ports,
+ * queue and mail store under `dir`, outbound DNS on a dead port (relayed mail stays queued).
  */
+export function localize(config: Record<string, any>, dir: string): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const p of config.pki ?? []) Object.assign(p, { cert: join(dir, 'pki', `${p.name}.crt`), key: join(dir, 'pki', `${p.name}.key`), selfSigned: true });
+  for (const l of config.listeners) Object.assign(l, { address: '127.0.0.1', port: 0 });
+  Object.assign(config, { mailStore: join(dir, 'mail'), queue: { dir: join(dir, 'queue') }, http: { address: '127.0.0.1', port: 0 }, log: { level: 'silent' } });
+  config.outbound = { ...config.outbound, resolver: { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 } };
+  return config;
+}
+
+/** A rendered relay config made runnable here (localize), its tables written from the table Secrets. */
 export async function localRelayConfig(server: ServerRender, dir: string): Promise<Record<string, unknown>> {
   const config = structuredClone(server.config!) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   await mkdir(join(dir, 'tables'), { recursive: true });
@@ -30,16 +38,7 @@ export async function localRelayConfig(server: ServerRender, dir: string): Promi
     }
   }
   for (const t of Object.values(config.tables) as { file: string }[]) t.file = join(dir, 'tables', basename(t.file));
-  for (const p of config.pki) Object.assign(p, { cert: join(dir, 'pki', `${p.name}.crt`), key: join(dir, 'pki', `${p.name}.key`), selfSigned: true });
-  for (const l of config.listeners) Object.assign(l, { address: '127.0.0.1', port: 0 });
-  Object.assign(config, {
-    mailStore: join(dir, 'mail'),
-    queue: { dir: join(dir, 'queue') },
-    http: { enabled: true, address: '127.0.0.1', port: 0 },
-    log: { level: 'silent' },
-  });
-  config.outbound.resolver = { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 };
-  return config;
+  return localize(config, dir);
 }
 
 /** Renders imported (or hand-written) objects offline, as `kubemta render -f` does. */
