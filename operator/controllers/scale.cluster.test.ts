@@ -85,5 +85,16 @@ describe(`operator with ${COUNT} VirtualUsers`, { skip: enabled ? false : `${ski
     const delta = Object.fromEntries(Object.keys(c1).map((k) => [k, (c1[k] ?? 0) - (c0[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
     log(`one changed VirtualUser: status Ready after ${changeMs} ms; API requests ${JSON.stringify(delta)}`);
     assert.equal(delta.apply, 1);
+
+    // one user added (with a login): its table parts, its status, the MailDomain's and MailServer's counts
+    const c2 = { ...op.client.counts };
+    t = Date.now();
+    await admin.create(Resources.VirtualUser, ns, { ...users[0], metadata: { name: 'added', namespace: ns }, spec: { ...users[0].spec, address: 'added@example.org', mailbox: 'added' } });
+    await until('added Ready', async () => (await admin.get<Obj>(Resources.VirtualUser, ns, 'added')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'), 60_000);
+    const addMs = Date.now() - t;
+    await manager.idle(60_000);
+    const added = Object.fromEntries(Object.keys(op.client.counts).map((k) => [k, (op.client.counts[k] ?? 0) - (c2[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+    log(`one added VirtualUser with a login: Ready after ${addMs} ms; API requests ${JSON.stringify(added)}`);
+    assert.ok(added.apply <= 2, 'the parts holding its virtual entry and its login');
   });
 });
