@@ -1,38 +1,26 @@
 // mbox delivery through a running relay: mail enters the queue exactly as intake commits it, with
 // explicit local routes; Python's mailbox module reads back what the relay wrote.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFile, stat, utimes, writeFile, readdir, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestRelay, tempDir } from '../../../test/harness.ts';
 import { injectMail, testMessage } from '../../../test/inject.ts';
 import { LocalAgent } from './agent.ts';
-import { flush, gone, localConfig, localRoute, mboxFile, pythonRead, tried, type Started } from './test-kit.ts';
+import { gone, localRoute, mboxFile, pythonRead, tried, withLocalRelay } from './test-kit.ts';
 
 const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 
 describe('relay/deliver/local: mbox', () => {
-  let dir: string;
-  let cleanup: () => Promise<void>;
-  let t: Started;
-
-  before(async () => {
-    ({ dir, cleanup } = await tempDir());
-    t = await startTestRelay(dir, localConfig());
-  });
-  after(async () => {
-    await t.relay.stop();
-    await cleanup();
-  });
+  const f = withLocalRelay();
 
   it('writes a From_ line, Return-Path, X-Original-To and Delivered-To that Python mailbox.mbox reads', async () => {
-    const id = await injectMail(t.relay, { from: 'alice@example.net', to: ['mm@example.org'], subject: 'first', routes: [localRoute('max', 'mbox', 'max.muster@example.org')] });
-    await gone(t, id);
-    const bounce = await injectMail(t.relay, { from: '', to: ['mm@example.org'], subject: 'bounce', routes: [localRoute('max', 'mbox', 'max.muster@example.org')] });
-    await gone(t, bounce);
-    const msgs = await pythonRead('mbox', mboxFile(dir, 'max'));
+    const id = await injectMail(f.t.relay, { from: 'alice@example.net', to: ['mm@example.org'], subject: 'first', routes: [localRoute('max', 'mbox', 'max.muster@example.org')] });
+    await gone(f.t, id);
+    const bounce = await injectMail(f.t.relay, { from: '', to: ['mm@example.org'], subject: 'bounce', routes: [localRoute('max', 'mbox', 'max.muster@example.org')] });
+    await gone(f.t, bounce);
+    const msgs = await pythonRead('mbox', mboxFile(f.dir, 'max'));
     assert.equal(msgs.length, 2);
     const [first, second] = msgs;
     assert.match(first.from_, /^alice@example\.net /);
@@ -43,21 +31,21 @@ describe('relay/deliver/local: mbox', () => {
     assert.ok(!first.raw.includes('\r'), 'Unix line ends');
     assert.match(second.from_, /^MAILER-DAEMON /);
     assert.ok(second.raw.startsWith('Return-Path: <>\n'));
-    const file = await readFile(mboxFile(dir, 'max'), 'latin1');
+    const file = await readFile(mboxFile(f.dir, 'max'), 'latin1');
     assert.ok(file.startsWith('From alice@example.net '));
     assert.ok(file.endsWith('Hello.\n\n'), 'a blank line after each message');
-    assert.equal((await stat(mboxFile(dir, 'max'))).mode & 0o777, 0o600);
-    assert.equal((await stat(join(dir, 'mail', 'mbox'))).mode & 0o777, 0o700);
-    assert.deepEqual((await readdir(join(dir, 'mail', 'mbox'))).sort(), ['max'], 'no lock file left');
+    assert.equal((await stat(mboxFile(f.dir, 'max'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(f.dir, 'mail', 'mbox'))).mode & 0o777, 0o700);
+    assert.deepEqual((await readdir(join(f.dir, 'mail', 'mbox'))).sort(), ['max'], 'no lock file left');
   });
 
   it('quotes From lines mboxrd-style, so they round-trip', async () => {
     const body = ['From here on it is quoted', '>From once quoted', '>>From twice quoted', 'Fromage is not', ' From indented', 'From'].join('\r\n') + '\r\n';
-    const id = await injectMail(t.relay, { from: 'a@example.net', to: ['rd@example.org'], message: testMessage('a@example.net', ['rd@example.org'], 'rd', body), routes: [localRoute('rd')] });
-    await gone(t, id);
-    const file = await readFile(mboxFile(dir, 'rd'), 'latin1');
+    const id = await injectMail(f.t.relay, { from: 'a@example.net', to: ['rd@example.org'], message: testMessage('a@example.net', ['rd@example.org'], 'rd', body), routes: [localRoute('rd')] });
+    await gone(f.t, id);
+    const file = await readFile(mboxFile(f.dir, 'rd'), 'latin1');
     assert.match(file, /\n>From here on it is quoted\n>>From once quoted\n>>>From twice quoted\nFromage is not\n From indented\nFrom\n\n$/);
-    const [msg] = await pythonRead('mbox', mboxFile(dir, 'rd'));
+    const [msg] = await pythonRead('mbox', mboxFile(f.dir, 'rd'));
     const unquoted = msg.raw.replace(/^>(>*From )/gm, '$1');
     assert.ok(unquoted.endsWith('\n\n' + body.replace(/\r\n/g, '\n')), unquoted);
   });
@@ -67,11 +55,11 @@ describe('relay/deliver/local: mbox', () => {
     const line = (i: number) => `line of mail ${i} `.padEnd(70, String(i % 10)) + '\r\n';
     const ids = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        injectMail(t.relay, { from: 's@example.net', to: ['busy@example.org'], message: testMessage('s@example.net', ['busy@example.org'], `mail ${i}`, line(i).repeat(300)), routes: [localRoute('busy')] }),
+        injectMail(f.t.relay, { from: 's@example.net', to: ['busy@example.org'], message: testMessage('s@example.net', ['busy@example.org'], `mail ${i}`, line(i).repeat(300)), routes: [localRoute('busy')] }),
       ),
     );
-    await Promise.all(ids.map((id) => gone(t, id)));
-    const msgs = await pythonRead('mbox', mboxFile(dir, 'busy'));
+    await Promise.all(ids.map((id) => gone(f.t, id)));
+    const msgs = await pythonRead('mbox', mboxFile(f.dir, 'busy'));
     assert.equal(msgs.length, n);
     assert.deepEqual(msgs.map((m) => m.subject).sort(), Array.from({ length: n }, (_, i) => `mail ${i}`).sort());
     for (const m of msgs) {
@@ -81,8 +69,8 @@ describe('relay/deliver/local: mbox', () => {
   });
 
   it('waits while a Python process holds mailbox.mbox(...).lock(), and delivers after unlock', async () => {
-    const file = mboxFile(dir, 'locked');
-    await mkdir(join(dir, 'mail', 'mbox'), { recursive: true });
+    const file = mboxFile(f.dir, 'locked');
+    await mkdir(join(f.dir, 'mail', 'mbox'), { recursive: true });
     const py = spawn('python3', ['-u', '-c', `
 import mailbox, sys, time
 box = mailbox.mbox(sys.argv[1])
@@ -94,47 +82,52 @@ print('unlocked', time.time(), flush=True)
 `, file]);
     const lines = createInterface({ input: py.stdout! })[Symbol.asyncIterator]();
     assert.equal((await lines.next()).value, 'locked');
-    const id = await injectMail(t.relay, { from: 'a@example.net', to: ['locked@example.org'], routes: [localRoute('locked')] });
+    const id = await injectMail(f.t.relay, { from: 'a@example.net', to: ['locked@example.org'], routes: [localRoute('locked')] });
     await new Promise((r) => setTimeout(r, 700));
     assert.equal((await stat(file)).size, 0, 'nothing written while Python holds the lock');
-    assert.ok(t.relay.relay.queue.get(id), 'still queued');
+    assert.ok(f.t.relay.relay.queue.get(id), 'still queued');
     const unlockedAt = Number(String((await lines.next()).value).split(' ')[1]) * 1000;
-    await gone(t, id);
+    await gone(f.t, id);
     assert.ok((await stat(file)).mtimeMs >= unlockedAt - 5, 'written after the unlock');
     assert.equal((await pythonRead('mbox', file)).length, 1);
   });
 
   it('defers when the lock is not released in time, and breaks a stale lock', async () => {
-    const file = mboxFile(dir, 'stale');
+    const file = mboxFile(f.dir, 'stale');
     await writeFile(`${file}.lock`, '');
     // the agent on its own, with a short lock timeout; the mail comes from the queue as the scheduler hands it
-    const id = await injectMail(t.relay, { from: 'a@example.net', to: ['stale@example.org'], routes: [localRoute('stale', 'unconfigured')] });
-    const queued = t.relay.relay.queue.get(id)!;
+    const id = await injectMail(f.t.relay, { from: 'a@example.net', to: ['stale@example.org'], routes: [localRoute('stale', 'unconfigured')] });
+    const queued = f.t.relay.relay.queue.get(id)!;
     const mail = { ...queued, envelope: { ...queued.envelope, recipients: [{ rcpt: 'stale@example.org', route: localRoute('stale') }] } };
-    const agent = new LocalAgent(t.relay.relay, { lockTimeoutMs: 300, lockPollMs: 50 });
+    const agent = new LocalAgent(f.t.relay.relay, { lockTimeoutMs: 300, lockPollMs: 50 });
     const started = Date.now();
-    const [locked] = await agent.deliver(mail, [0], () => t.relay.relay.queue.content(mail));
+    const [locked] = await agent.deliver(mail, [0], () => f.t.relay.relay.queue.content(mail));
     assert.equal(locked.result, 'deferred');
     assert.match(locked.detail, /^4\.2\.0 mbox "stale": still locked by another process/);
     assert.ok(Date.now() - started >= 250, 'waited for the lock first');
     const old = new Date(Date.now() - 600_000);
     await utimes(`${file}.lock`, old, old);
-    const [broken] = await agent.deliver(mail, [0], () => t.relay.relay.queue.content(mail));
+    const [broken] = await agent.deliver(mail, [0], () => f.t.relay.relay.queue.content(mail));
     assert.equal(broken.result, 'delivered', broken.detail);
-    assert.deepEqual((await readdir(join(dir, 'mail', 'mbox'))).filter((f) => f.startsWith('stale')), ['stale']);
+    assert.deepEqual((await readdir(join(f.dir, 'mail', 'mbox'))).filter((f) => f.startsWith('stale')), ['stale']);
     // the injected mail itself names an action this relay does not have: deferred, never dropped
-    const [state] = await tried(t, id);
+    const [state] = await tried(f.t, id);
     assert.match(state.lastError!, /^4\.3\.5 action "unconfigured" is not an mbox or maildir action/);
   });
 
   it('refuses a mailbox name that could leave the mail store, for good and without writing', async () => {
-    const bad = ['..', '.', '../escape', 'a/b', 'nul\0byte', '.hidden', 'x.lock'];
-    const id = await injectMail(t.relay, { from: '', to: bad.map((_, i) => `bad${i}@example.org`), routes: bad.map((m) => localRoute(m)) });
-    await gone(t, id);
-    const escaped = await readdir(dir);
-    assert.ok(!escaped.includes('escape'), 'nothing outside the mail store');
-    assert.ok(!(await readdir(join(dir, 'mail'))).includes('escape'));
-    const entries = await readdir(join(dir, 'mail', 'mbox'));
+    const bad = ['..', '.', '../escape', 'a/b', 'nul\0byte', '.hidden', 'x.lock', ''];
+    const routes = bad.flatMap((m) => [localRoute(m), localRoute(m, 'maildir')]);
+    const id = await injectMail(f.t.relay, { from: '', to: routes.map((_, i) => `bad${i}@example.org`), routes });
+    const queued = f.t.relay.relay.queue.get(id)!;
+    const outcomes = await new LocalAgent(f.t.relay.relay).deliver(queued, routes.map((_, i) => i), () => f.t.relay.relay.queue.content(queued));
+    assert.deepEqual(new Set(outcomes.map((o) => o.result)), new Set(['failed']));
+    assert.match(outcomes[4].detail, /^5\.1\.3 mailbox name "\.\.\/escape" contains "\/"$/);
+    assert.match(outcomes[8].detail, /^5\.1\.3 mailbox name "nul\\u0000byte" contains NUL$/);
+    await gone(f.t, id);
+    assert.ok(!(await readdir(f.dir)).includes('escape'), 'nothing outside the mail store');
+    assert.ok(!(await readdir(join(f.dir, 'mail'))).includes('escape'));
+    const entries = [...(await readdir(join(f.dir, 'mail', 'mbox'))), ...(await readdir(join(f.dir, 'mail', 'maildir')).catch(() => []))];
     for (const m of ['.hidden', 'x.lock', 'a', 'nul\0byte']) assert.ok(!entries.includes(m), m);
   });
 });

@@ -2,8 +2,9 @@
 // retry with `queue flush`, so nothing races a check), waiting on a mail's state, routes, and Python's
 // mailbox module as the independent reader of what was written.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { join } from 'node:path';
-import { baseConfig, python, startTestRelay } from '../../../test/harness.ts';
+import { baseConfig, python, startTestRelay, tempDir } from '../../../test/harness.ts';
 import { askRelay } from '../../queue/control.ts';
 import type { RecipientRoute, RecipientState } from '../../queue/envelope.ts';
 
@@ -16,6 +17,20 @@ export function localConfig(extra: Record<string, unknown> = {}): Record<string,
     outbound: { resolver: { servers: ['127.0.0.1:9'], timeoutSeconds: 0.2 }, retry: { minSeconds: 30, maxSeconds: 30 } },
     ...extra,
   });
+}
+
+/** Registers hooks that start a relay (localConfig + `extra`) in a fresh directory and stop it after. */
+export function withLocalRelay(extra: Record<string, unknown> = {}): { dir: string; t: Started } {
+  const f = {} as { dir: string; t: Started; cleanup?: () => Promise<void> };
+  before(async () => {
+    ({ dir: f.dir, cleanup: f.cleanup } = await tempDir());
+    f.t = await startTestRelay(f.dir, localConfig(extra));
+  });
+  after(async () => {
+    await f.t?.relay.stop();
+    await f.cleanup?.();
+  });
+  return f;
 }
 
 export function localRoute(mailbox: string, action = 'mbox', address = `${mailbox}@example.org`): RecipientRoute {
