@@ -109,7 +109,7 @@ function pkiCert(ctx: Ctx, p: PkiDecl, names: string[]): string {
   return name;
 }
 
-/** Emits Listeners (and what they need); returns the hostname of the first listener that names one. */
+/** Emits the Listeners and what they name: PkiCerts (with TLS Secrets) and credentials Secrets. */
 export function listenersToCrs(ctx: Ctx, server: string, serverHostname: string): void {
   const placed = place(ctx);
   const pkiUsers = new Map<string, string[]>();

@@ -5,7 +5,7 @@
 import type { Ctx } from './context.ts';
 import { deliverableTargets, usersToCrs } from './crs-users.ts';
 import type { ActionDecl, RuleDecl } from './model.ts';
-import { DOMAIN_PATTERN, relayOutbound, type Outbound } from './outbound.ts';
+import { DOMAIN_PATTERN, relayHost, relayOutbound, type Outbound } from './outbound.ts';
 
 const LOOPBACK_NETS = ['127.0.0.0/8', '::1/128'];
 
@@ -62,7 +62,7 @@ function domainDelivery(ctx: Ctx, r: RuleDecl, a: ActionDecl): Record<string, un
     if (!m) return void ctx.findings.dropped(r, r.text, `LMTP to ${a.lmtp!.destination}: kubemta delivers LMTP to host:port only, not to a socket`);
     return { type: 'lmtp', lmtp: { host: m[1], port: Number(m[2]), rcptTo: a.lmtp!.rcptTo ? 'address' : 'mailbox' } };
   }
-  const host = a.relay.host ? relayOutbound(ctx, a, {}).smarthost : undefined;
+  const host = relayHost(ctx, a);
   if (a.relay.auth || a.relay.tls || a.relay.helo) ctx.findings.changed(a, 'relay options', 'a MailDomain relays with the MailServer\'s outbound settings; auth, tls and helo of this action are not per domain');
   return { type: 'relay', ...(host ? { relay: { smarthost: host } } : {}) };
 }

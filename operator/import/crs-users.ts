@@ -27,7 +27,7 @@ export interface UsersResult {
 }
 
 /** Emits the VirtualUsers of MailDomain `domain` (with `patterns`) from a virtual table. */
-export function usersToCrs(ctx: Ctx, ref: Ref, domain: string, patterns: string[], priorityLine: number): UsersResult {
+export function usersToCrs(ctx: Ctx, ref: Ref, domain: string, patterns: string[], ruleLine: number): UsersResult {
   const data = ctx.tables.read(ref);
   if (!data) {
     ctx.findings.dropped(ref, `virtual <${ref.kind === 'table' ? ref.name : ''}>`, `a ${ctx.tables.backend(ref)} table is not read; MailDomain "${domain}" gets no users`);
@@ -72,7 +72,7 @@ export function usersToCrs(ctx: Ctx, ref: Ref, domain: string, patterns: string[
       ...(mailbox ? { mailbox } : {}),
       ...(forwardTo.length ? { forwardTo } : {}),
     };
-    ctx.emit('VirtualUser', ctx.name('VirtualUser', `${domain}-${local}`), { spec }, { line: priorityLine, text: `${data.file ?? 'inline'}:${e.line} ${e.key}` });
+    ctx.emit('VirtualUser', ctx.name('VirtualUser', `${domain}-${local}`), { spec }, { line: ruleLine, text: `${data.file ?? 'inline'}:${e.line} ${e.key}` });
   }
   return { catchAll: catchAll(ctx, data, domain, exact, catchAlls) };
 }

@@ -102,6 +102,8 @@ describe('operator/import', () => {
         'match from src <lan> for any action "out"',
         'match auth from any for any action "out"',
         'match from any for domain "example.org" action "dovecot"',
+        'action "backup" relay host smtp://10.0.0.5',
+        'match from any for domain "example.io" action "backup"',
         'smtp max-message-size 10M',
         'queue ttl 2d',
       ].join('\n'),
@@ -121,7 +123,11 @@ describe('operator/import', () => {
     const domain = docs.find((d) => d.kind === 'MailDomain')!;
     assert.deepEqual(domain.spec.delivery, { type: 'lmtp', lmtp: { host: 'dovecot.mail.svc', port: 24, rcptTo: 'address' } });
     assert.equal(domain.spec.catchAll, 'vmail');
-    assert.deepEqual(r.findings.map((f) => `${f.line} ${f.kind}`), ['8 changed']);
+    const relayed = docs.find((d) => d.metadata.name === 'example-io')!;
+    assert.deepEqual(relayed.spec.delivery, { type: 'relay', relay: { smarthost: 'smtp://10.0.0.5:25' } });
+    assert.equal(docs.filter((d) => d.kind === 'Secret').length, 1);
+    assert.deepEqual(r.findings.map((f) => `${f.line} ${f.kind}`), ['8 changed', '10 changed', '10 changed']);
+    assert.match(r.findings[2].reason, /system users \(getpwnam\) have no kubemta equivalent: MailDomain "example-io" takes mail only for its VirtualUsers/);
     assert.match(r.findings[0].reason, /rule order: kubemta decides local names and MailDomains before relaying, so line 6 no longer/);
   });
 

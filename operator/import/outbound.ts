@@ -56,9 +56,14 @@ function smarthostAuth(ctx: Ctx, a: ActionDecl, label: string | undefined): Outb
   return { username: entry.value.slice(0, colon), passwordSecretRef: { name } };
 }
 
-/** Sets `out` from the action where it has nothing yet; returns what this action alone would set. */
-export function relayOutbound(ctx: Ctx, a: ActionDecl, out: Partial<Outbound>): Partial<Outbound> {
-  const mine: Partial<Outbound> = {};
+/** The smarthost a relay action names (`host URL`), or undefined. */
+export function relayHost(ctx: Ctx, a: ActionDecl): string | undefined {
+  return a.relay.host ? parseRelayUrl(ctx, a, a.relay.host)?.smarthost : undefined;
+}
+
+/** Sets `out` from a relay action where it has nothing yet; a differing later setting is reported. */
+export function relayOutbound(ctx: Ctx, a: ActionDecl, out: Outbound): void {
+  const mine: Pick<Outbound, 'smarthost' | 'tls' | 'heloName'> = {};
   const url = a.relay.host ? parseRelayUrl(ctx, a, a.relay.host) : undefined;
   if (url) {
     mine.smarthost = url.smarthost;
@@ -69,12 +74,11 @@ export function relayOutbound(ctx: Ctx, a: ActionDecl, out: Partial<Outbound>): 
   if (a.relay.auth && !mine.smarthost) ctx.findings.dropped(a.relay.auth, 'auth', 'credentials for a relay without a host have no use');
   for (const k of ['smarthost', 'tls', 'heloName'] as const) {
     if (mine[k] === undefined) continue;
-    if (out[k] === undefined) (out as Record<string, unknown>)[k] = mine[k];
+    if (out[k] === undefined) Object.assign(out, { [k]: mine[k] });
     else if (out[k] !== mine[k]) ctx.findings.changed(a, `${k} ${mine[k]}`, `one outbound setting per MailServer (${out[k]} is kept)`);
   }
   if (a.relay.auth && mine.smarthost && out.smarthost === mine.smarthost && !out.smarthostAuth) {
     const auth = smarthostAuth(ctx, a, url?.label);
     if (auth) out.smarthostAuth = auth;
   }
-  return mine;
 }

@@ -38,7 +38,7 @@ function setTls(c: Cursor, l: ListenDecl, mode: ListenDecl['tls'], at: { line: n
   l.tls = mode;
 }
 
-/** Parses after `listen`; returns undefined for `listen on socket` (reported). */
+/** Parses a `listen` statement: one listener, two for an old `secure` without a port, none for `listen on socket` (reported). */
 export function parseListen(c: Cursor, findings: Findings): ListenDecl[] {
   const start = c.next(); // listen
   c.expect('on');
