@@ -103,7 +103,8 @@ await writeFile(
   ].join('\n'),
 );
 const node = process.execPath;
-const child = spawn(node, ['--disable-warning=ExperimentalWarning', join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
+// the node flags of the shipped launcher (bin/kubemta)
+const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 4}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
   env: { ...process.env, KUBEMTA_BENCH_INTAKE_ONLY: '1' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });

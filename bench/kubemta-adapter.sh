@@ -34,7 +34,8 @@ outbound:
 ${KUBEMTA_EXTRA:-}
 CONF
   cd "$wd"
-  nohup "$node" --disable-warning=ExperimentalWarning "$here/relay.ts" --config "$wd/relay.conf" >"$wd/mta.log" 2>&1 &
+  # the shipped launcher (it execs node, so the pid is the relay's), with its node flags
+  nohup "$root/bin/kubemta" relay --config "$wd/relay.conf" >"$wd/mta.log" 2>&1 &
   echo $! > "$wd/mta.pid"
   for _ in $(seq 200); do
     if ss -ltn "( sport = :$listen )" | grep -q LISTEN; then exit 0; fi
