@@ -1,0 +1,69 @@
+// A selfSigned PkiCert on a real API server: issued into <name>-tls, issued again when its hostnames
+// change, and renewed renewBeforeDays before it expires (an operator whose clock runs 61 days ahead).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { Manager } from './manager.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
+
+type Pki = KubeObjectLike & { spec: { hostnames: string[] }; status?: { notAfter?: string; renewalTime?: string; hostnames?: string[]; conditions?: { type: string; status: string }[] } };
+const DAY = 86400_000;
+
+describe('PkiCert selfSigned on a real API server', { skip: clusterEnabled ? false : skipReason }, () => {
+  let admin: KubeClient;
+  let ns: string;
+  let op: Awaited<ReturnType<typeof operatorClient>>;
+  let manager: Manager | undefined;
+
+  before(async () => {
+    admin = await KubeClient.fromEnvironment(process.env.KUBECONFIG);
+    await installCrds(admin);
+    ns = await createNamespace(admin, 'kubemta-pki');
+    op = await operatorClient(admin, ns);
+  });
+  after(async () => {
+    await manager?.stop();
+    await op?.cleanup();
+    if (ns) await deleteNamespace(admin, ns);
+  });
+
+  const start = async (skewDays: number) => {
+    await manager?.stop();
+    manager = new Manager({ client: op.client, log: silentLog, namespace: ns, leaderElection: false, now: () => new Date(Date.now() + skewDays * DAY) });
+    await manager.start();
+  };
+  const cert = async () => {
+    const s = await getOrUndefined<KubeObjectLike & { data?: Record<string, string> }>(admin, Resources.Secret, ns, 'post-tls');
+    return s?.data?.['tls.crt'] ? new X509Certificate(Buffer.from(s.data['tls.crt'], 'base64')) : undefined;
+  };
+  const pki = () => admin.get<Pki>(Resources.PkiCert, ns, 'post');
+
+  it('issues, issues again for new hostnames, and renews before expiry', async () => {
+    await start(0);
+    await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'PkiCert', metadata: { name: 'post' }, spec: { hostnames: ['post.example.org'], selfSigned: {} } }]);
+    const first = await until('issued', cert);
+    assert.equal(first.subjectAltName, 'DNS:post.example.org');
+    const ready = await until('Ready with notAfter', async () => {
+      const p = await pki();
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.status.notAfter ? p : undefined;
+    });
+    assert.equal(Date.parse(ready.status!.notAfter!), Date.parse(first.validTo));
+    assert.equal(Date.parse(ready.status!.renewalTime!), Date.parse(first.validTo) - 30 * DAY, 'renewal due renewBeforeDays (30) before the end of 90 days');
+
+    const p = await pki();
+    await admin.update(Resources.PkiCert, ns, { ...p, spec: { ...p.spec, hostnames: ['post.example.org', 'mx.example.org'] } });
+    const second = await until('issued for the new hostnames', async () => ((await cert())?.subjectAltName?.includes('mx.example.org') ? cert() : undefined));
+    await until('status lists them', async () => JSON.stringify((await pki()).status?.hostnames) === '["post.example.org","mx.example.org"]');
+
+    await start(61); // 90-day certificate, renewal 30 days before the end: due after day 60
+    const third = await until('renewed', async () => {
+      const c = await cert();
+      return c && c.serialNumber !== second!.serialNumber ? c : undefined;
+    });
+    assert.ok(Date.parse(third.validTo) > Date.parse(second!.validTo) + 60 * DAY, `${third.validTo} vs ${second!.validTo}`);
+    const events = (await admin.list<KubeObjectLike & { reason: string; message: string }>(Resources.Event, ns)).items.map((e) => `${e.reason}: ${e.message}`);
+    assert.ok(events.some((e) => /^Issued: .*\(hostnames changed\)$/.test(e)), events.join('\n'));
+    assert.ok(events.some((e) => /^Issued: .*\(due for renewal\)$/.test(e)), events.join('\n'));
+  });
+});
