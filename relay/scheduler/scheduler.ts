@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { QueuedMail } from '../queue/fs.ts';
 import type { RecipientRoute, RecipientState } from '../queue/envelope.ts';
 import type { Relay } from '../runtime.ts';
+import { DueIndex } from './due.ts';
 import { afterDeferral, delayWarningDue } from './expiry.ts';
 
 export interface DeliveryOutcome {
@@ -34,6 +35,7 @@ export class Scheduler {
   private readonly relay: Relay;
   private readonly agents: Agents;
   private readonly inFlight = new Set<string>();
+  private readonly due = new DueIndex();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = false;
@@ -48,14 +50,18 @@ export class Scheduler {
   }
 
   start(): void {
+    for (const mail of this.relay.queue.list()) this.track(mail);
     this.kick();
   }
 
-  enqueue(_mail: QueuedMail): void {
+  enqueue(mail: QueuedMail): void {
+    this.due.wake(mail.envelope.id);
     this.kick();
   }
 
-  flush(_id?: string): void {
+  /** Released, flushed or rescheduled by an operator: look at the mail (or every mail) now. */
+  flush(id?: string): void {
+    for (const m of id ? [this.relay.queue.get(id)] : this.relay.queue.list()) if (m) this.due.wake(m.envelope.id);
     this.kick();
   }
 
@@ -83,28 +89,42 @@ export class Scheduler {
     return out;
   }
 
+  /** Files the mail under its next attempt time (or now); a mail with nothing pending is not filed. */
+  private track(mail: QueuedMail): void {
+    let at = Infinity;
+    for (const r of mail.state.recipients) if (r.status === 'pending') at = Math.min(at, r.nextAttemptAt ?? 0);
+    if (at === Infinity) return;
+    if (at <= Date.now()) this.due.wake(mail.envelope.id);
+    else this.due.later(mail.envelope.id, at);
+  }
+
   private pump(): void {
     if (this.stopped) return;
     const now = Date.now();
-    let nextDue = Infinity;
-    for (const mail of this.relay.queue.list()) {
-      if (this.inFlight.size >= this.maxInFlight) break;
-      const id = mail.envelope.id;
-      if (this.inFlight.has(id) || mail.state.hold) continue;
-      const due = this.pendingDue(mail, now);
-      if (due.length === 0) {
-        for (const r of mail.state.recipients) if (r.status === 'pending' && r.nextAttemptAt) nextDue = Math.min(nextDue, r.nextAttemptAt);
-        continue;
+    if (this.inFlight.size < this.maxInFlight) {
+      for (const id of this.due.take(now)) {
+        const mail = this.relay.queue.get(id);
+        // in flight: looked at again when the attempt ends; held: when released (flush)
+        if (!mail || this.inFlight.has(id) || mail.state.hold) continue;
+        const due = this.pendingDue(mail, now);
+        if (due.length === 0) {
+          this.track(mail);
+          continue;
+        }
+        this.inFlight.add(id);
+        const p = this.attempt(mail, due).finally(() => {
+          this.inFlight.delete(id);
+          this.active.delete(p);
+          const after = this.relay.queue.get(id);
+          if (after) this.track(after);
+          this.kick();
+        });
+        this.active.add(p);
+        if (this.inFlight.size >= this.maxInFlight) break;
       }
-      this.inFlight.add(id);
-      const p = this.attempt(mail, due).finally(() => {
-        this.inFlight.delete(id);
-        this.active.delete(p);
-        this.kick();
-      });
-      this.active.add(p);
     }
     clearTimeout(this.timer);
+    const nextDue = this.due.nextAt();
     if (nextDue !== Infinity) {
       this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(nextDue - Date.now(), 2 ** 31 - 1)));
       this.timer.unref();
