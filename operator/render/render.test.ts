@@ -248,6 +248,13 @@ describe('operator/render', () => {
       if (m.kind === 'PersistentVolumeClaim') assert.equal(m.metadata.ownerReferences, undefined);
       else assert.equal((m.metadata.ownerReferences as { uid: string }[])[0].uid, 'u-1');
     }
+    const owned = only(render(withSeed((x) => {
+      x.mailServers[0].metadata.uid = 'u-1';
+      x.mailServers[0].spec.mailStore = { size: '1Gi', retainOnDelete: false };
+    })));
+    const claim = (name: string) => owned.manifests.find((m) => m.metadata.name === name)!;
+    assert.equal((claim('post-mail').metadata.ownerReferences as { uid: string }[])[0].uid, 'u-1', 'retainOnDelete: false: collected with the MailServer');
+    assert.equal(claim('post-queue').metadata.ownerReferences, undefined);
   });
 
   it('renders 10,000 VirtualUsers with logins in seconds, each table Secret under 1 MiB; one changed user rewrites one Secret', () => {
@@ -307,6 +314,32 @@ describe('operator/render', () => {
     const v = validateConfig(structuredClone(s.config));
     assert.ok(v.ok, v.ok ? '' : v.problems.join('; '));
     process.stdout.write(`# render of 30,000 VirtualUsers with logins (tables split across Secrets): ${ms.toFixed(0)} ms\n`);
+  });
+
+  for (const [delivery, action] of [
+    [{ type: 'mbox' }, { type: 'mbox' }],
+    [{ type: 'maildir' }, { type: 'maildir' }],
+    [{ type: 'lmtp', lmtp: { host: 'dovecot', port: 24 } }, { type: 'lmtp', host: 'dovecot', port: 24, rcptTo: 'mailbox' }],
+    [{ type: 'relay', relay: { smarthost: 'smtp://mx.internal:25' } }, { type: 'relay', smarthost: 'smtp://mx.internal:25' }],
+  ] as const) {
+    it(`renders MailDomain delivery ${delivery.type} into an action the relay's schema and checks accept`, () => {
+      const s = only(render(withSeed((x) => ((x.mailDomains[0].spec as { delivery: unknown }).delivery = delivery))));
+      assert.equal(s.held, false, s.problems.join('; '));
+      assert.deepEqual(s.config!.actions['domain-example-org'], action);
+    });
+  }
+
+  it('puts into each AUTH Listener\'s credentials table the logins its auth.users selector picks (all without one)', () => {
+    const out = only(render(withSeed((s) => {
+      s.secrets.push({ metadata: { name: 'h' }, data: { password: Buffer.from(DEMO_HASH) } });
+      const login = { passwordHashSecretRef: { name: 'h', key: 'password' } };
+      s.virtualUsers.push({ ...build.user('staff', { login }), metadata: { name: 'staff', labels: { team: 'staff' } } });
+      s.virtualUsers.push(build.user('guest', { login }));
+      s.listeners.push(build.listener('staff-only', { port: 465, tls: { mode: 'implicit', pkiCertRef: { name: 'mail' } }, auth: { required: true, users: { matchLabels: { team: 'staff' } } } }));
+    })));
+    const users = (t: string) => table(out, t).split('\n').filter(Boolean).map((l) => l.split('\t')[0]);
+    assert.deepEqual(users('auth-staff-only'), ['staff@example.org']);
+    assert.deepEqual(users('auth-submission'), ['guest@example.org', 'max', 'max.muster@example.org', 'staff@example.org']);
   });
 
   it('reports a VirtualUser of another namespace\'s domain as missing and keys verdicts by namespace', () => {
