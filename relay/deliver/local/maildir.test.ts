@@ -1,7 +1,7 @@
 // Maildir delivery through a running relay; Python's mailbox.Maildir reads back what the relay wrote.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { injectMail } from '../../../test/inject.ts';
@@ -29,6 +29,11 @@ describe('relay/deliver/local: Maildir', () => {
     assert.ok(msg.raw.startsWith('Return-Path: <alice@example.net>\nX-Original-To: mm@example.org\nDelivered-To: max.muster@example.org\nFrom: <alice@example.net>\n'), msg.raw);
     assert.equal(msg.subject, 'hello maildir');
     assert.ok(msg.raw.endsWith('\n\nHello.\n') && !msg.raw.includes('\r'));
+    // a Maildir removed behind the relay's back is made again
+    await rm(md, { recursive: true });
+    const again = await injectMail(f.t.relay, { from: 'alice@example.net', to: ['mm@example.org'], subject: 'again', routes: [localRoute('max', 'maildir')] });
+    await gone(f.t, again);
+    assert.deepEqual((await pythonRead('maildir', md)).map((m) => m.subject), ['again']);
   });
 
   it('gives every mail of a burst its own name', async () => {

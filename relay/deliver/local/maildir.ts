@@ -13,6 +13,8 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 
 export class MaildirWriter {
   private readonly dirs = new DirSyncers();
+  /** Maildirs whose tmp/, new/ and cur/ were there at the last delivery: no mkdir calls for them. */
+  private readonly laidOut = new Set<string>();
   /** Deliveries by this writer (the Q part of the name). */
   private seq = 0;
   /** The host part: `/` and `:` are escaped as the Maildir spec says. */
@@ -25,10 +27,15 @@ export class MaildirWriter {
 
   /** Delivers one message into the Maildir `dir`; resolves with its name under new/ once it is durable. */
   async deliver(dir: string, message: () => AsyncIterable<Buffer>): Promise<string> {
-    const created = await this.layout(dir);
+    let created = this.laidOut.has(dir) ? [] : await this.layout(dir);
     let name = this.uniqueName();
     const tmp = join(dir, 'tmp', name);
-    let fh: FileHandle | undefined = await open(tmp, CREATE, 0o600);
+    let fh: FileHandle | undefined = await open(tmp, CREATE, 0o600).catch(async (err: NodeJS.ErrnoException) => {
+      // removed since the last delivery: lay it out again
+      if (err.code !== 'ENOENT' || !this.laidOut.delete(dir)) throw err;
+      created = await this.layout(dir);
+      return open(tmp, CREATE, 0o600);
+    });
     let final: string | undefined;
     try {
       const size = await writeChunks(fh, message());
@@ -52,6 +59,7 @@ export class MaildirWriter {
       for (const d of created) await this.dirs.sync(d);
       return `new/${name},S=${size}`;
     } catch (err) {
+      this.laidOut.delete(dir); // the next attempt checks the layout again
       await fh?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       // not durable, so not delivered: take it back, or the retry would leave a second copy
@@ -65,6 +73,7 @@ export class MaildirWriter {
     const first = await mkdir(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
     const madeNew = await made(join(dir, 'new'));
     const madeCur = await made(join(dir, 'cur'));
+    this.laidOut.add(dir);
     if (first === undefined) return madeNew || madeCur ? [dir] : [];
     // the parent of every directory made, from the Maildir itself up to the one holding the first
     const changed = [dir];
