@@ -8,7 +8,7 @@ import { render } from '../operator/render/render.ts';
 import { snapshotFromDocuments } from '../operator/render/documents.ts';
 
 function yamlFiles(path: string): string[] {
-  if (path === '-') return ['/dev/stdin'];
+  if (path === '-') return ['-'];
   if (!statSync(path).isDirectory()) return [path];
   return readdirSync(path)
     .filter((f) => /\.ya?ml$/.test(f))
@@ -26,7 +26,8 @@ export async function renderCommand(argv: string[]): Promise<number> {
     },
   });
   if (!values.filename?.length) throw new Error('-f FILE|DIR is required (repeatable; - reads stdin)');
-  const docs = values.filename.flatMap(yamlFiles).flatMap((f) => yaml.loadAll(readFileSync(f, 'utf8')));
+  // stdin by descriptor: /dev/stdin cannot be opened when stdin is a socket (a child process's pipe)
+  const docs = values.filename.flatMap(yamlFiles).flatMap((f) => yaml.loadAll(readFileSync(f === '-' ? 0 : f, 'utf8')));
   const { snapshot, ignored } = snapshotFromDocuments(docs);
   for (const i of ignored) process.stderr.write(`ignored ${i}: not a kubemta object or Secret\n`);
   const out = render(snapshot, { namespace: values.namespace, now: new Date() });

@@ -43,6 +43,13 @@ describe('kubemta render', () => {
     assert.equal(config.listeners.length, 3);
   });
 
+  it('-f - reads the objects from stdin, also when stdin is a pipe of a child process', () => {
+    const input = ['listing1.yaml', 'listing2.yaml', 'listing3.yaml'].map((f) => readFileSync(join(SEED_DIR, f), 'utf8')).join('\n---\n');
+    const r = spawnSync(KUBEMTA, ['render', '-f', '-'], { input, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, readFileSync(GOLDEN, 'utf8'));
+  });
+
   it('names a bad object\'s field on stderr and exits 1; warns about a TLD wildcard without failing', () => {
     const again = { apiVersion: 'kubemta.io/v1alpha1', kind: 'Listener', metadata: { name: 'again', creationTimestamp: '2030-01-01T00:00:00Z' }, spec: { mailServerRef: { name: 'post' }, port: 587 } };
     const bad = kubemta(['render', ...seedWith([again])]);
