@@ -119,11 +119,12 @@ describe('relay/deliver/local: LMTP into Dovecot', { skip: !existsSync(DOVECOT) 
     const [msg] = await pythonRead('maildir', join(dir, 'dovecot-mail', 'max', 'Maildir'));
     assert.equal(msg.subject, 'to dovecot');
     assert.match(msg.raw, /^Return-Path: <alice@example\.net>\n/, 'Dovecot writes its own trace fields');
-    // the quota is lifted (Dovecot re-reads its passwd-file when its mtime changes, in whole seconds):
-    // the retry delivers the deferred copy
+    // the quota is lifted and the retry delivers the deferred copy. Dovecot re-reads its passwd-file when
+    // the mtime (whole seconds) changed, and looks at most once a second: hence the future mtime and the wait
     await writeFile(join(dir, 'dovecot-users'), users(dir, false));
     const later = new Date(Date.now() + 5000);
     await utimes(join(dir, 'dovecot-users'), later, later);
+    await new Promise((r) => setTimeout(r, 1100));
     await flush(t, id);
     await gone(t, id);
     assert.equal((await pythonRead('maildir', join(dir, 'dovecot-mail', 'full', 'Maildir'))).length, 1);

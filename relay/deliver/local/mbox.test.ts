@@ -8,6 +8,7 @@ import { readFile, stat, utimes, writeFile, readdir, mkdir } from 'node:fs/promi
 import { join } from 'node:path';
 import { injectMail, testMessage } from '../../../test/inject.ts';
 import { LocalAgent } from './agent.ts';
+import { MboxWriter } from './mbox.ts';
 import { gone, localRoute, mboxFile, pythonRead, tried, withLocalRelay } from './test-kit.ts';
 
 const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
@@ -66,6 +67,38 @@ describe('relay/deliver/local: mbox', () => {
       const i = Number(m.subject.split(' ')[1]);
       assert.ok(m.raw.endsWith('\n\n' + line(i).replace('\r\n', '\n').repeat(300)), `mail ${i} is whole`);
     }
+  });
+
+  it('starts a message of its own after an mbox that a crashed writer left mid-line', async () => {
+    const file = mboxFile(f.dir, 'torn');
+    await mkdir(join(f.dir, 'mail', 'mbox'), { recursive: true });
+    await writeFile(file, 'From x@example.net Thu Nov 26 00:00:00 2026\nSubject: torn\n\nhalf a li');
+    const id = await injectMail(f.t.relay, { from: 'a@example.net', to: ['torn@example.org'], subject: 'whole', routes: [localRoute('torn')] });
+    await gone(f.t, id);
+    const msgs = await pythonRead('mbox', file);
+    assert.deepEqual(msgs.map((m) => m.subject), ['torn', 'whole']);
+    assert.ok(msgs[1].raw.endsWith('\n\nHello.\n'));
+    assert.match(await readFile(file, 'latin1'), /half a li\n\nFrom a@example\.net /);
+  });
+
+  it('cuts off a message whose write fails and still writes the rest of its group', async () => {
+    const file = mboxFile(f.dir, 'group');
+    const writer = new MboxWriter({ staleLockMs: 500_000, lockPollMs: 50, maxGroup: 10 });
+    const message = (subject: string, fail = false) => ({
+      head: `From a@example.net Thu Nov 26 00:00:00 2026\n`,
+      deadline: Date.now() + 5000,
+      body: async function* () {
+        yield Buffer.from(`Subject: ${subject}\n\n${'x'.repeat(100_000)}\n`);
+        if (fail) throw Object.assign(new Error('the queued file went away'), { code: 'ENOENT' });
+      },
+    });
+    // the first append starts a group at once; the next three queue behind it and go together
+    const results = await Promise.allSettled([writer.append(file, message('one')), writer.append(file, message('two')), writer.append(file, message('three', true)), writer.append(file, message('four'))]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual((await pythonRead('mbox', file)).map((m) => m.subject), ['one', 'two', 'four']);
+    const text = await readFile(file, 'latin1');
+    const whole = (subject: string) => message(subject).head.length + `Subject: ${subject}\n\n`.length + 100_001 + 1;
+    assert.equal(text.length, whole('one') + whole('two') + whole('four'), 'nothing of the failed message is left');
   });
 
   it('waits while a Python process holds mailbox.mbox(...).lock(), and delivers after unlock', async () => {

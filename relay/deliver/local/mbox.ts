@@ -3,6 +3,9 @@
 // delivered. A write that fails (disk full, I/O error, the queued file gone) truncates the mbox back to
 // the size it had before that message, so readers never see half a message.
 //
+// An mbox that does not end in a blank line (a writer crashed mid-message) gets one first, so the next
+// From_ line starts a message of its own.
+//
 // Appends to one mbox that arrive while another is being written wait and then go together: one lock,
 // one fsync for the group (the queue's group commit, applied to a mailbox). Each message still succeeds
 // or fails on its own: a failed one is cut off again and the next one starts where it began.
@@ -10,7 +13,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { dotlock } from './dotlock.ts';
-import { DirSyncers, writeChunks } from './fsutil.ts';
+import { DirSyncers, writeAll, writeChunks } from './fsutil.ts';
 
 export interface MboxAppend {
   /** The From_ line and trace fields, already formatted. */
@@ -34,7 +37,7 @@ interface Waiting extends MboxAppend {
 }
 
 // O_NONBLOCK: opening a FIFO planted where the mbox should be fails (ENXIO) instead of hanging a thread
-const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const APPEND = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const SEPARATOR = Buffer.from('\n');
 
 export class MboxWriter {
@@ -80,7 +83,8 @@ export class MboxWriter {
       });
       const st = await fh.stat();
       if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EFTYPE' });
-      await this.write(fh, st.size, group, created ? dirname(file) : undefined, results);
+      const start = st.size + (await separate(fh, st.size));
+      await this.write(fh, start, group, created ? dirname(file) : undefined, results);
     } catch (err) {
       for (const m of group) if (!results.has(m)) results.set(m, err as Error);
     } finally {
@@ -121,6 +125,21 @@ export class MboxWriter {
     }
     for (const [m, bytes] of written) results.set(m, bytes);
   }
+}
+
+/**
+ * Makes the mbox end in a blank line before a From_ line follows: a writer that crashed (or one that does
+ * not end its messages as it should) must not glue the next message onto its last line. Returns the
+ * bytes added.
+ */
+async function separate(fh: FileHandle, size: number): Promise<number> {
+  if (size === 0) return 0;
+  const tail = Buffer.alloc(2);
+  const { bytesRead } = await fh.read(tail, 0, Math.min(2, size), size - Math.min(2, size));
+  const end = tail.subarray(0, bytesRead).toString('latin1');
+  const pad = end === '\n\n' || (size === 1 && end === '\n') ? '' : end.endsWith('\n') ? '\n' : '\n\n';
+  if (pad) await writeAll(fh, Buffer.from(pad));
+  return pad.length;
 }
 
 async function* withHead(head: string, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
