@@ -11,6 +11,8 @@ missing=""
 command -v swaks >/dev/null 2>&1 || missing="$missing swaks"
 [ -x /usr/sbin/smtp-sink ] || missing="$missing postfix"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+# a real LMTP server for the local delivery tests (the tests skip, saying why, where it is missing)
+[ -x /usr/lib/dovecot/lmtp ] || missing="$missing dovecot-core dovecot-lmtpd"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" != 0 ]; then echo "test: needs Debian packages:$missing (run as root to install them)" >&2; exit 1; fi
   # keep the postfix package's own daemon from starting: the tests start what they need

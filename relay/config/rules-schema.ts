@@ -66,10 +66,10 @@ export const ActionSchema = Type.Union(
         host: Type.Optional(Type.String()),
         port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
         socket: Type.Optional(Type.String({ description: 'A Unix socket path instead of host/port.' })),
-        rcptTo: Type.Union([Type.Literal('mailbox'), Type.Literal('address')], {
-          default: 'mailbox',
-          description: 'What to send in RCPT TO: the resolved local mailbox name, or the recipient address.',
-        }),
+        // Optional, not defaulted: ajv fills no defaults inside a union's branches; absent means 'mailbox'
+        rcptTo: Type.Optional(Type.Union([Type.Literal('mailbox'), Type.Literal('address')], {
+          description: 'What to send in RCPT TO: the resolved local mailbox name (when absent), or the recipient address.',
+        })),
       },
       { ...strict, description: 'Hand the mail to an LMTP server (e.g. Dovecot).' },
     ),

@@ -192,6 +192,19 @@ test('a target reached through a table is matched as mail from the relay itself:
   assert.deepEqual(where(await r('ok@example.test')), ['relay:x@open.test']);
 });
 
+test('an lmtp or maildir action gives routes of that kind, each naming its mailbox and the final address', async () => {
+  const r = await policyOf({
+    actions: { dovecot: { type: 'lmtp', socket: '/run/dovecot/lmtp' }, md: { type: 'maildir' } },
+    tables: { v: { type: 'virtual', entries: { 'ann@a.test': 'ann', 'bob@b.test': 'bob' } } },
+    rules: [
+      { from: 'any', for: { domain: 'a.test' }, virtual: 'v', action: 'dovecot' },
+      { from: 'any', for: { domain: 'b.test' }, virtual: 'v', action: 'md' },
+    ],
+  });
+  assert.deepEqual(await r('ann@a.test'), { kind: 'accept', route: [{ kind: 'lmtp', mailbox: 'ann', action: 'dovecot', address: 'ann@a.test' }] });
+  assert.deepEqual(await r('bob@b.test'), { kind: 'accept', route: [{ kind: 'local', mailbox: 'bob', action: 'md', address: 'bob@b.test' }] });
+});
+
 test('without rules the core policy stands: authenticated sessions relay, nobody else', async () => {
   const { dir } = await tempDir();
   const { config } = loadConfig(await writeConfig(dir, baseConfig()));
