@@ -30,9 +30,13 @@ export class FileWatcher {
 
   /** (Re)targets the watch; `files` is what the config now refers to, config file first. */
   async watch(files: string[]): Promise<void> {
+    const first = this.files.length === 0;
     this.close();
     this.files = files;
-    this.fingerprint = await FileWatcher.fingerprintOf(files);
+    // On a re-target (after a reload) the fingerprint stays the one the reload was started for, and the
+    // files are checked again: a change written while the reload was reading them is not lost.
+    if (first) this.fingerprint = await FileWatcher.fingerprintOf(files);
+    else this.poke();
     for (const dir of new Set(files.map((f) => dirname(f)))) {
       try {
         const w = watch(dir, { persistent: false }, () => this.poke());
