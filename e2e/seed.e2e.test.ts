@@ -285,7 +285,12 @@ describe('e2e: the seed on a real node', { skip, timeout: 900_000 }, () => {
   it('deleting the MailServer removes the relay and keeps the queue and mail claims', async () => {
     await env.cluster.kubectl(['delete', '-n', Names.mail, 'mailserver', Names.server]);
     // the garbage collector removes the owned Deployment (up to ~30 s late for a new CRD's owners here)
+    const t0 = Date.now();
     await until('the relay Deployment gone', async () => !(await env.cluster.find(['deployment', '-n', Names.mail, Names.server])), 120_000);
+    const gcAt = Date.now();
+    // the pod gets SIGTERM: idle sessions are closed, the relay exits (terminationGracePeriodSeconds 60 at most)
+    await until('the relay pod gone', async () => (await env.cluster.list(['pods', '-n', Names.mail])).length === 0, 120_000);
+    log(`MailServer deleted: Deployment collected after ${((gcAt - t0) / 1000).toFixed(1)} s, relay pod gone ${((Date.now() - gcAt) / 1000).toFixed(1)} s later`);
     const claims = await env.cluster.list(['pvc', '-n', Names.mail]);
     assert.deepEqual(claims.map((c) => `${c.metadata.name}:${(c.status as { phase: string }).phase}`).sort(), ['post-mail:Bound', 'post-queue:Bound']);
     assert.ok(env.mailboxes.text('max').length > 0, 'the mailboxes are still on the volume');
