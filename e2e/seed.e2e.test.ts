@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../deploy/generate.ts';
+import { PLAIN, ROOT } from '../deploy/generate.ts';
 import { until } from '../operator/controllers/testing-cluster.ts';
 import { Names, SeedEnv } from './environment.ts';
 import { condition, mustExec, type KubeObject } from './kube.ts';
@@ -66,6 +66,18 @@ describe('e2e: the seed on a real node', { skip, timeout: 900_000 }, () => {
     env.lap(`relay pod Running and Ready (${ip})`);
     const claims = await env.cluster.list(['pvc', '-n', Names.mail]);
     assert.deepEqual(claims.map((c) => `${c.metadata.name}:${(c.status as { phase: string }).phase}`).sort(), ['post-mail:Bound', 'post-queue:Bound']);
+  });
+
+  it('validates deploy/kubemta.yaml against the API server (kubectl apply --dry-run=server)', async () => {
+    // a real apply would start a second operator watching every namespace of the shared plane: dry run only
+    const made = !(await env.cluster.find(['namespace', PLAIN.namespace]));
+    if (made) await env.cluster.kubectl(['create', 'namespace', PLAIN.namespace]);
+    try {
+      const out = await env.cluster.kubectl(['apply', '--dry-run=server', '-f', join(ROOT, 'deploy/kubemta.yaml')]);
+      assert.equal(out.trim().split('\n').filter((l) => l.endsWith('(server dry run)')).length, 13, out);
+    } finally {
+      if (made) await env.cluster.kubectl(['delete', 'namespace', PLAIN.namespace, '--wait=false']);
+    }
   });
 
   it('runs the operator and the relay pods under the restricted Pod Security Standard', async () => {
