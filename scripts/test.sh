@@ -28,7 +28,8 @@ npm run --silent typecheck
 
 echo "== unit and integration tests"
 node --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=300000 \
-  'relay/**/*.test.ts' 'cli/**/*.test.ts' 'operator/**/*.test.ts' 'image/*.test.ts'
+  'relay/**/*.test.ts' 'cli/**/*.test.ts' 'operator/**/*.test.ts' 'image/*.test.ts' \
+  'charts/*.test.ts' 'deploy/*.test.ts' 'e2e/pss.test.ts'
 
 K8S=../shared/k8s/controlplane.sh
 if [ -x "$K8S" ]; then
@@ -36,6 +37,8 @@ if [ -x "$K8S" ]; then
   KUBECONFIG=$("$K8S" up)
   export KUBECONFIG
   npm run --silent test:cluster
+  echo "== e2e tier: the seed on a real node (~3 min)"
+  npm run --silent test:e2e
 else
   echo "== operator tier skipped: $K8S not found (it needs ../shared beside the repository)"
 fi
