@@ -148,6 +148,32 @@ print('unlocked', time.time(), flush=True)
     assert.match(state.lastError!, /^4\.3\.5 action "unconfigured" is not an mbox or maildir action/);
   });
 
+  it('breaks at once a lock that a killed kubemta left before this relay started, not one a live reader holds', async () => {
+    const file = mboxFile(f.dir, 'crashed');
+    await mkdir(join(f.dir, 'mail', 'mbox'), { recursive: true });
+    const agent = new LocalAgent(f.t.relay.relay, { lockTimeoutMs: 300, lockPollMs: 50 });
+    const deliverTo = async (box: string) => {
+      const id = await injectMail(f.t.relay, { from: 'a@example.net', to: [`${box}@example.org`], routes: [localRoute(box, 'unconfigured')] });
+      const queued = f.t.relay.relay.queue.get(id)!;
+      const mail = { ...queued, envelope: { ...queued.envelope, recipients: [{ rcpt: `${box}@example.org`, route: localRoute(box) }] } };
+      return (await agent.deliver(mail, [0], () => f.t.relay.relay.queue.content(mail)))[0];
+    };
+    // what a relay killed mid-append leaves: its lock, taken before this process started
+    await writeFile(`${file}.lock`, 'kubemta 0b7a4c1e-dead-4bee-8000-000000000000\n');
+    const startedLongAgo = new Date(performance.timeOrigin - 5_000);
+    await utimes(`${file}.lock`, startedLongAgo, startedLongAgo);
+    const started = Date.now();
+    const crashed = await deliverTo('crashed');
+    assert.equal(crashed.result, 'delivered', crashed.detail);
+    assert.ok(Date.now() - started < 250, 'did not wait for the lock');
+    // a fresh lock that names no kubemta process (a reader such as mutt or Dovecot) is waited for
+    const reader = mboxFile(f.dir, 'reading');
+    await writeFile(`${reader}.lock`, '');
+    const read = await deliverTo('reading');
+    assert.equal(read.result, 'deferred');
+    assert.match(read.detail, /still locked by another process/);
+  });
+
   it('refuses a mailbox name that could leave the mail store, for good and without writing', async () => {
     const bad = ['..', '.', '../escape', 'a/b', 'nul\0byte', '.hidden', 'x.lock', ''];
     const routes = bad.flatMap((m) => [localRoute(m), localRoute(m, 'maildir')]);
