@@ -25,4 +25,6 @@ export interface ControllerContext {
   /** Queue a member's status write (kind, `ns/name`). */
   enqueue: (kind: 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser', key: string) => void;
   now: () => Date;
+  /** By server `ns/name`: the volumes hash last handed to its pods (nudge.ts; empty after a restart). */
+  nudged: Map<string, string>;
 }

@@ -1,11 +1,13 @@
 // The MailServer reconcile: render the namespace, and unless the server is held, apply what changed
 // (compared by content hash: an unchanged object is never written), delete what it no longer owns,
-// then write the server's status and queue the members whose status changed.
+// nudge the relay's pods when what they mount changed (nudge.ts), then write the server's status and
+// queue the members whose status changed.
 import { ApiError, Resources, type KubeObjectLike } from '../kube/client.ts';
 import { objectKey, Reasons, type Verdict } from '../render/snapshot.ts';
 import { Annotations, Labels, type Manifest } from '../render/workload.ts';
 import { FIELD_MANAGER, type CachedKind, type ControllerContext } from './context.ts';
 import { storeVerdicts } from './members.ts';
+import { nudgePods } from './nudge.ts';
 import { renderNamespace } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
 
@@ -67,6 +69,7 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
   const [ns, name] = key.split('/');
   const server = ctx.informers.MailServer.get(ns, name);
   if (!server) {
+    ctx.nudged.delete(key);
     // deleted: owned objects go with it (garbage collection), the retained PVCs stay; its members
     // are judged again (they now name a missing server)
     for (const kind of ['Listener', 'MailDomain', 'VirtualUser'] as const) {
@@ -83,6 +86,7 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
   const sr = out.servers.find((s) => s.key === key);
   const serverVerdict = out.verdicts.get(objectKey('MailServer', ns, name))!;
   let written = 0;
+  let nudgeError: unknown;
   if (sr && !sr.held) {
     try {
       for (const m of [...sr.manifests].sort((a, b) => applyOrder[a.kind] - applyOrder[b.kind])) if (await applyManifest(ctx, m)) written++;
@@ -102,6 +106,14 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
       await writeStatus(ctx, 'MailServer', server, { ready: false, reason: Reasons.ApplyFailed, message: e.message.slice(0, 500), warnings: [], status: serverVerdict.status });
       throw err;
     }
+    // the files are written: have the kubelet refresh them in the running pods now, not on its next sync
+    // (a failure here is retried with the reconcile, after the status is written)
+    try {
+      await nudgePods(ctx, key, ns, sr.manifests);
+    } catch (err) {
+      nudgeError = err;
+      ctx.log.warn({ server: key, err: (err as Error).message.slice(0, 300) }, 'could not nudge the relay pods');
+    }
     if (written) {
       await ctx.events.record(server, 'Normal', Reasons.Applied, `applied ${written} object(s); config ${String(serverVerdict.status.configHash)}`);
     }
@@ -119,4 +131,5 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
     if (before && before.generation === obj.metadata.generation && sameVerdict(before.verdict, v)) continue;
     if (statusDiffers(ctx, obj, v)) ctx.enqueue(kind as 'Listener', `${ns}/${objName}`);
   }
+  if (nudgeError) throw nudgeError;
 }

@@ -78,6 +78,7 @@ export class Manager {
       validated: new WeakMap(),
       enqueue: (kind, key) => this.queues[kind].add(key),
       now: opts.now ?? (() => new Date()),
+      nudged: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

@@ -13,6 +13,7 @@ export class OperatorMetrics {
   readonly informerSynced = new Gauge({ name: 'kubemta_operator_informer_synced', help: '1 when a watch cache has listed.', labelNames: ['resource'], registers: [this.registry] });
   readonly conflicts = new Counter({ name: 'kubemta_operator_apply_conflicts_total', help: '409 conflicts on apply (another field manager owned a field), retried with force.', labelNames: ['kind'], registers: [this.registry] });
   readonly recreated = new Counter({ name: 'kubemta_operator_recreated_total', help: 'Objects deleted (orphaning their pods) and created again because a field changed that the API server does not let change.', labelNames: ['kind'], registers: [this.registry] });
+  readonly podNudges = new Counter({ name: 'kubemta_operator_pod_nudges_total', help: 'Relay pods annotated with kubemta.io/volumes-hash after a mounted ConfigMap/Secret changed (the kubelet then refreshes the files at once).', registers: [this.registry] });
   readonly apiRequests = new Gauge({ name: 'kubemta_operator_api_requests', help: 'API requests by verb since start.', labelNames: ['verb'], registers: [this.registry] });
 
   constructor(kinds: readonly string[] = []) {

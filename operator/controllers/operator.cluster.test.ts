@@ -139,6 +139,64 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     assert.ok(delta('apply-status') <= 3, `status writes: ${delta('apply-status')}`); // the user, its MailDomain (users count), the MailServer
   });
 
+  it('nudges the running relay pod (an annotation, not the template) when a table or a TLS Secret changes, and only then', async () => {
+    await manager.idle();
+    // the Deployment's own pod (Pending without a node): a bare Pod with these labels would be adopted by the ReplicaSet
+    const selector = 'app.kubernetes.io/name=kubemta,app.kubernetes.io/instance=post';
+    const relayPod = async () => (await admin.list<Obj>(Pod, ns, selector)).items.find((p) => !p.metadata.deletionTimestamp);
+    const pod0 = await until('the relay pod', relayPod);
+    const hashOn = (p: Obj | undefined) => p?.metadata.annotations?.['kubemta.io/volumes-hash'];
+    const dep = (await get('Deployment', 'post'))!;
+    const nudges = async () => (await manager.ctx.metrics.podNudges.get()).values[0]?.value ?? 0;
+    const n0 = await nudges();
+    let before = { ...op.client.counts };
+    const delta = (verb: string) => (op.client.counts[verb] ?? 0) - (before[verb] ?? 0);
+
+    // a VirtualUser changes: its table Secret is rewritten, then the pod is annotated
+    let t = Date.now();
+    await edit('VirtualUser', 'neu', (s) => (s.mailbox = 'neu2'));
+    const pod1 = await until('volumes-hash set on the pod', async () => {
+      const p = await relayPod();
+      return hashOn(p) && hashOn(p) !== hashOn(pod0) ? p : undefined;
+    });
+    const userMs = Date.now() - t;
+    await manager.idle();
+    assert.equal(pod1.metadata.uid, pod0.metadata.uid, 'the same pod');
+    assert.equal((await get('Deployment', 'post'))!.metadata.resourceVersion, dep.metadata.resourceVersion, 'the pod template untouched');
+    assert.match(String(hashOn(pod1)), /^[0-9a-f]{16}$/);
+    assert.equal(delta('patch'), 1, 'one pod patched once');
+    assert.equal(await nudges(), n0 + 1);
+    assert.ok(logLines.some((l) => l.includes('"msg":"pod nudged') && l.includes(pod0.metadata.name)), 'logged');
+
+    // an unchanged reconcile: no pod listed, none written
+    before = { ...op.client.counts };
+    manager.queues.MailServer.add(`${ns}/post`);
+    await new Promise((r) => setTimeout(r, 200));
+    await manager.idle();
+    assert.deepEqual({ list: delta('list'), patch: delta('patch'), apply: delta('apply') }, { list: 0, patch: 0, apply: 0 });
+
+    // a certificate rotated in a PkiCert's Secret by someone else (cert-manager): the operator writes
+    // nothing, but what the pod mounts changed
+    const { generate } = await import('selfsigned');
+    const pems = await generate([{ name: 'commonName', value: 'post.example.org' }], {
+      keyType: 'rsa', keySize: 2048, algorithm: 'sha256', notAfterDate: new Date(Date.now() + 60 * 86400_000),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: 'post.example.org' }] }],
+    });
+    before = { ...op.client.counts };
+    t = Date.now();
+    await admin.apply(Resources.Secret, ns, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'post-tls', namespace: ns }, data: { 'tls.crt': Buffer.from(pems.cert).toString('base64'), 'tls.key': Buffer.from(pems.private).toString('base64') } }, 'cert-manager', { force: true });
+    const pod2 = await until('volumes-hash changed again', async () => {
+      const p = await relayPod();
+      return hashOn(p) !== hashOn(pod1) ? p : undefined;
+    });
+    const certMs = Date.now() - t;
+    await manager.idle();
+    assert.equal(pod2.metadata.uid, pod0.metadata.uid);
+    assert.equal(delta('apply'), 0, 'a Secret the operator keeps is not rewritten');
+    assert.equal(delta('patch'), 1);
+    process.stderr.write(`[operator] pod nudged ${userMs} ms after a VirtualUser edit, ${certMs} ms after a TLS Secret rotation\n`);
+  });
+
   it('runs with the shipped least-privilege RBAC, not as admin', async () => {
     await assert.rejects(op.client.list(Resources.Secret, 'kube-system').then(() => op.client.delete(Resources.PersistentVolumeClaim, ns, 'post-queue')), (e: ApiError) => e.status === 403);
     await assert.rejects(op.client.list({ group: '', version: 'v1', plural: 'nodes', kind: 'Node' }), (e: ApiError) => e.status === 403);
@@ -198,7 +256,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await new Promise((r) => setTimeout(r, 500));
     await manager.idle();
     const delta = (verb: string) => (op.client.counts[verb] ?? 0) - (before[verb] ?? 0);
-    assert.deepEqual({ apply: delta('apply'), status: delta('apply-status'), delete: delta('delete'), events: delta('create') }, { apply: 0, status: 0, delete: 0, events: 0 });
+    assert.deepEqual({ apply: delta('apply'), status: delta('apply-status'), delete: delta('delete'), events: delta('create'), pods: delta('patch') }, { apply: 0, status: 0, delete: 0, events: 0, pods: 0 });
     const skipped = (await manager.ctx.metrics.skipped.get()).values.reduce((n, v) => n + v.value, 0);
     assert.ok(skipped >= 9, `compared and skipped: ${skipped}`);
   });

@@ -36,6 +36,7 @@ export const Resources = {
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },
   PersistentVolumeClaim: { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim' },
   Event: { group: '', version: 'v1', plural: 'events', kind: 'Event' },
+  Pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   StatefulSet: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' },
   Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
@@ -193,6 +194,11 @@ export class KubeClient {
     const q = `?fieldManager=${encodeURIComponent(fieldManager)}${opts.force ? '&force=true' : ''}`;
     const sub = opts.status ? 'status' : undefined;
     return this.json({ r, verb: 'patch', sub }, opts.status ? 'apply-status' : 'apply', 'PATCH', resourcePath(r, namespace, obj.metadata.name, sub) + q, obj, 'application/apply-patch+yaml');
+  }
+
+  /** JSON merge patch (RFC 7386) of an existing object, e.g. one annotation; never creates (404). */
+  patch<T extends KubeObjectLike>(r: Resource, namespace: string, name: string, body: unknown): Promise<T> {
+    return this.json({ r, verb: 'patch' }, 'patch', 'PATCH', resourcePath(r, namespace, name), body, 'application/merge-patch+json');
   }
 
   async delete(r: Resource, namespace: string, name: string, propagation: 'Background' | 'Foreground' | 'Orphan' = 'Background'): Promise<void> {

@@ -28,6 +28,8 @@ export const Annotations = {
   contentHash: 'kubemta.io/content-hash',
   podHash: 'kubemta.io/pod-hash',
   retained: 'kubemta.io/retained',
+  /** On running relay pods only (never the template): a hash of what they mount, see controllers/nudge.ts. */
+  volumesHash: 'kubemta.io/volumes-hash',
 } as const;
 export const Labels = {
   name: 'app.kubernetes.io/name',
