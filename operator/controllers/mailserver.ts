@@ -109,7 +109,7 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
     // the files are written: have the kubelet refresh them in the running pods now, not on its next sync
     // (a failure here is retried with the reconcile, after the status is written)
     try {
-      await nudgePods(ctx, key, ns, sr.manifests);
+      await nudgePods(ctx, key, ns, sr.manifests, written > 0);
     } catch (err) {
       nudgeError = err;
       ctx.log.warn({ server: key, err: (err as Error).message.slice(0, 300) }, 'could not nudge the relay pods');

@@ -59,10 +59,11 @@ export function volumesOf(ctx: ControllerContext, ns: string, manifests: Manifes
 
 /**
  * Sets kubemta.io/volumes-hash on the server's pods whose value differs. A pod without the annotation
- * is left alone right after an operator start (it mounted its files when it started; nothing is known
- * to have changed since), and patched once a change was seen. Returns the number of pods patched.
+ * is left alone on the first reconcile after an operator start when that reconcile wrote nothing (it
+ * mounted its files when it started; nothing is known to have changed since), and patched once a change
+ * was seen. Returns the number of pods patched.
  */
-export async function nudgePods(ctx: ControllerContext, key: string, ns: string, manifests: Manifest[]): Promise<number> {
+export async function nudgePods(ctx: ControllerContext, key: string, ns: string, manifests: Manifest[], wrote: boolean): Promise<number> {
   const v = volumesOf(ctx, ns, manifests);
   if (!v) return 0;
   const last = ctx.nudged.get(key);
@@ -73,7 +74,7 @@ export async function nudgePods(ctx: ControllerContext, key: string, ns: string,
   for (const p of pods) {
     if (p.metadata.deletionTimestamp) continue;
     const has = p.metadata.annotations?.[Annotations.volumesHash];
-    if (has === v.hash || (has === undefined && last === undefined)) continue;
+    if (has === v.hash || (has === undefined && last === undefined && !wrote)) continue;
     try {
       await ctx.client.patch<KubeObjectLike>(Resources.Pod, ns, p.metadata.name, { metadata: { annotations: { [Annotations.volumesHash]: v.hash } } });
     } catch (err) {
