@@ -25,6 +25,7 @@ describe('relay durability', () => {
     const port = first.ports.smtps;
     const acknowledged = new Set<string>();
     let failures = 0;
+    const errors: string[] = [];
     let stop = false;
     const sender = async () => {
       const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: true, auth: { user: 'max', pass: 'pw' }, tls: { rejectUnauthorized: false }, pool: false });
@@ -33,14 +34,22 @@ describe('relay durability', () => {
           const info = await t.sendMail({ from: 'max@example.org', to: 'x@example.net', subject: 'burst', text: 'x'.repeat(2000) });
           const id = /queued as ([0-9a-f]{20})/.exec(info.response)?.[1];
           if (id) acknowledged.add(id);
-        } catch {
+        } catch (err) {
           failures++;
+          if (errors.length < 5) errors.push((err as Error).message);
           if (stop) break;
         }
       }
     };
     const senders = Array.from({ length: 20 }, sender);
-    while (acknowledged.size < 150) await new Promise((r) => setTimeout(r, 20));
+    // bounded, so that a relay that stops accepting fails the test with the reason instead of hanging it
+    const deadline = Date.now() + 60_000;
+    while (acknowledged.size < 150 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (acknowledged.size < 150) {
+      stop = true;
+      first.child.kill('SIGKILL');
+      assert.fail(`only ${acknowledged.size} mails acknowledged in 60 s; ${failures} client errors, first: ${errors.join(' | ')}; relay log tail: ${first.log().slice(-2000)}`);
+    }
     first.child.kill('SIGKILL');
     stop = true;
     await Promise.all(senders);
