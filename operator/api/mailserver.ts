@@ -97,6 +97,13 @@ export const MailServerSpec = Type.Object({
       { description: 'Session and queue limits; the relay\'s defaults when absent.' },
     ),
   ),
+  subaddressDelimiter: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 1,
+      description: 'Sub-addressing (smtpd.conf `smtp sub-addr-delim`): with "+", user+tag@domain resolves as user@domain when no entry names it exactly. Off when absent.',
+    }),
+  ),
   tableShards: Type.Integer({
     minimum: 1,
     maximum: 64,

@@ -40,6 +40,7 @@ function mailServerSpec(ctx: Ctx, hostname: string, rules: ReturnType<typeof rul
     },
     ...(rules.local ? { local: rules.local } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
+    ...(c.subaddressDelimiter ? { subaddressDelimiter: c.subaddressDelimiter.value } : {}),
   };
 }
 

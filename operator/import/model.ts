@@ -114,6 +114,8 @@ export interface SmtpdConf {
   maxMessageBytes?: At & { value: number };
   maxRecipients?: At & { value: number };
   queueTtlSeconds?: At & { value: number };
+  /** `smtp sub-addr-delim +` */
+  subaddressDelimiter?: At & { value: string };
 }
 
 export function emptyConf(): SmtpdConf {

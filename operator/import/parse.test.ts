@@ -88,6 +88,8 @@ describe('operator/import parse', () => {
       'smtp max-message-size 1048576',
       'smtp limit max-rcpt 50',
       'queue ttl 3d',
+      'smtp sub-addr-delim +',
+      'smtp ciphers HIGH',
     ].join('\n'));
     assert.deepEqual(conf.actions.get('lmtp')?.lmtp, { destination: '127.0.0.1:24', rcptTo: true });
     assert.deepEqual(conf.actions.get('relay')?.relay, { host: 'smtp+tls://mx.example.net:587', helo: 'out.example.org', tls: 'required' });
@@ -97,6 +99,7 @@ describe('operator/import parse', () => {
     assert.deepEqual([dom.from.kind, dom.for.kind], ['local', 'domain']);
     assert.equal(conf.mtaFamily?.family, 'inet6');
     assert.deepEqual([conf.maxMessageBytes?.value, conf.maxRecipients?.value, conf.queueTtlSeconds?.value], [1048576, 50, 3 * 86400]);
+    assert.equal(conf.subaddressDelimiter?.value, '+');
   });
 
   it('reads listen options of both grammars; `secure` without a port is 25 (STARTTLS) and 465 (SMTPS)', () => {

@@ -33,7 +33,6 @@ const DROPPED: Record<string, string> = {
   'scheduler limit': 'the scheduler has no limits to set',
   'limit scheduler': 'the scheduler has no limits to set',
   'smtp ciphers': 'TLS ciphers are Node\'s defaults',
-  'smtp sub-addr-delim': 'sub-addressing is not set from the CRDs (the relay config has resolution.subaddressDelimiter)',
 };
 
 function parseTable(c: Cursor, conf: SmtpdConf): void {
@@ -89,6 +88,12 @@ function parseSmtp(c: Cursor, conf: SmtpdConf, findings: Findings): void {
   c.next(); // smtp
   const t = c.value('max-message-size, limit, ciphers or sub-addr-delim');
   if (t.text === 'max-message-size') setMaxSize(c, conf);
+  else if (t.text === 'sub-addr-delim') {
+    const d = c.value('a delimiter character');
+    if (d.text.length !== 1) throw c.error(d, `a sub-address delimiter is one character, not "${d.text}"`);
+    conf.subaddressDelimiter = { value: d.text, line: d.line, col: d.col };
+    c.end();
+  } else if (t.text === 'ciphers') dropWhole(c, findings, DROPPED['smtp ciphers']);
   else if (t.text === 'limit') {
     while (!c.done()) {
       const k = c.value('max-rcpt or max-mails');

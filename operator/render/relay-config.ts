@@ -167,6 +167,7 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     queue: { dir: `${Paths.queueMount}/queue` },
     outbound,
     limits,
+    ...(s.subaddressDelimiter ? { resolution: { subaddressDelimiter: s.subaddressDelimiter } } : {}),
     log: { level: s.logLevel },
     http: { enabled: true, address: '0.0.0.0', port: Paths.httpPort },
   } as unknown as Config;

@@ -47,6 +47,17 @@ describe('operator/render', () => {
     assert.equal(yaml.load(s.configYaml!) !== undefined, true);
   });
 
+  it('renders spec.subaddressDelimiter (smtpd.conf sub-addr-delim) into the relay\'s resolution, which resolves user+tag@', () => {
+    const snap = seedSnapshot();
+    const server = snap.mailServers[0];
+    server.spec.subaddressDelimiter = '+';
+    const s = only(render(snap));
+    const v = validateConfig(structuredClone(s.config));
+    assert.ok(v.ok, v.ok ? '' : v.problems.join('; '));
+    assert.equal(v.config.resolution.subaddressDelimiter, '+');
+    assert.equal(only(render(seedSnapshot())).config?.resolution, undefined, 'absent: the relay default (off)');
+  });
+
   it('expresses every line of Listing 1: pki, the auth table, three listeners, tag remote, limit mta inet4', () => {
     const s = only(render(seedSnapshot()));
     const c = s.config!;
