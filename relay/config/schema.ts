@@ -154,6 +154,7 @@ export const LimitsSchema = Type.Object(
   {
     maxMessageBytes: Type.Integer({ minimum: 1024, default: 35 * 1024 * 1024, description: 'SIZE advertised and enforced (smtpd.conf max-message-size, 35M).' }),
     maxRecipients: Count(100, 'Recipients per message (452 4.5.3 past it).'),
+    maxHops: Count(50, 'Received: fields a message may carry, ours included, before it is refused as a loop (554 5.4.6; Postfix hopcount_limit).'),
     maxLineLength: Type.Integer({ minimum: 512, default: 4096, description: 'Longest command line accepted.' }),
     maxCommands: Count(1000, 'Commands per session before it is closed (421 4.7.0).'),
     maxMessagesPerSession: Count(1000, 'Transactions per session.'),

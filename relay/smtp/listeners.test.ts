@@ -170,6 +170,29 @@ print(s.getreply())`,
     assert.equal(await queued(), before);
   });
 
+  it('refuses a mail that has passed too many hops (a loop between MTAs) with 554 5.4.6, and takes one hop less', async () => {
+    const before = await queued();
+    const send = (hops: number) =>
+      python(
+        `import smtplib,ssl,sys
+ctx=ssl.create_default_context(); ctx.check_hostname=False; ctx.verify_mode=ssl.CERT_NONE
+s=smtplib.SMTP('127.0.0.1', int(sys.argv[1])); s.starttls(context=ctx); s.ehlo('py'); s.login('max','demo-password')
+hops=''.join('Received: from hop%d.example.net by hop%d.example.net;\\r\\n\\tThu, 26 Nov 2026 01:00:00 +0000\\r\\n' % (i, i+1) for i in range(int(sys.argv[2])))
+try:
+    s.sendmail('max@example.org', ['a@example.net'], hops + 'Subject: looping\\r\\n\\r\\nround and round\\r\\n')
+    print('250')
+except smtplib.SMTPDataError as e:
+    print(e.smtp_code, e.smtp_error.decode())`,
+        [String(t.port('submission')), String(hops)],
+      );
+    // limits.maxHops is 50 by default, our own Received: field included
+    const over = await send(50);
+    assert.match(over.stdout, /^554 5\.4\.6 Too many hops/, over.stdout + over.stderr);
+    assert.equal(await queued(), before, 'nothing queued');
+    const under = await send(49);
+    assert.match(under.stdout, /^250/, under.stdout + under.stderr);
+  });
+
   it('enforces SIZE: declared too big is refused at MAIL, actual too big gets 552 5.3.4 and nothing is queued', async () => {
     const before = await queued();
     const big = 'x'.repeat(100) + '\r\n';

@@ -48,4 +48,5 @@ export const Replies = {
   tooManyHops: reply(550, '5.4.6', 'Too many hops: the recipient\'s alias chain exceeds the hop limit'),
   tooManyTargets: reply(550, '5.3.4', 'The recipient expands to too many addresses'),
   messageTooBig: reply(552, '5.3.4', 'Message exceeds the maximum message size, nothing queued'),
+  tooManyHopsInData: reply(554, '5.4.6', 'Too many hops (Received: fields): a mail loop? Nothing queued'),
 } as const satisfies Record<string, SmtpReply>;

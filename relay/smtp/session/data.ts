@@ -12,10 +12,20 @@ import { Refusal } from './once.ts';
 import { receivedHeader } from './received.ts';
 import { transaction } from './transaction.ts';
 
-/** Passes content through while watching it; after maxBytes it stops passing (and stops filling the disk). */
+// How much of the message start is read for Received: fields; a header section longer than this is
+// counted up to here (a loop's header grows by one short field per hop, far below it).
+const HEADER_SCAN_BYTES = 256 * 1024;
+
+/**
+ * Passes content through while watching it: bare line ends, size (after maxBytes it stops passing and
+ * stops filling the disk), and the Received: fields of the header section (hops, RFC 5321 6.3).
+ */
 class ContentGuard extends Transform {
   bare = false;
   bytes = 0;
+  hops = 0;
+  /** The header section read so far; undefined once counted. */
+  private header: string | undefined = '';
   private last = 10;
   private readonly maxBytes: number;
   constructor(maxBytes: number) {
@@ -26,13 +36,27 @@ class ContentGuard extends Transform {
     if (!this.bare && findBareLineEnd(chunk, this.last) !== -1) this.bare = true;
     this.last = chunk[chunk.length - 1];
     this.bytes += chunk.length;
+    if (this.header !== undefined) this.scanHeader(chunk);
     if (this.bare || this.bytes > this.maxBytes) return cb();
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
     // a CR as the very last byte has no LF after it
     if (this.last === 13) this.bare = true;
+    if (this.header !== undefined) this.countHops(this.header);
     cb();
+  }
+  private scanHeader(chunk: Buffer): void {
+    const header = this.header + chunk.toString('latin1');
+    this.header = header;
+    // the blank line that ends the header section (also right at the start: no header at all)
+    const end = ('\r\n' + header).indexOf('\r\n\r\n');
+    if (end >= 0) this.countHops(header.slice(0, end));
+    else if (header.length >= HEADER_SCAN_BYTES) this.countHops(header);
+  }
+  private countHops(header: string): void {
+    this.hops = ('\r\n' + header).match(/\r\nReceived[ \t]*:/gi)?.length ?? 0;
+    this.header = undefined;
   }
 }
 
@@ -84,6 +108,8 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       await pipeline(guard, incoming.stream);
       if (guard.bare) throw new Refusal(Replies.bareLineEndInData, 'bare-line-end');
       if (stream.sizeExceeded || guard.bytes > maxBytes) throw new Refusal(Replies.messageTooBig, 'size');
+      // our own Received: field is the next hop
+      if (guard.hops + 1 > config.limits.maxHops) throw new Refusal(Replies.tooManyHopsInData, 'hops');
       const started = process.hrtime.bigint();
       const mail = await incoming.commit();
       relay.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
