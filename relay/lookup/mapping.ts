@@ -57,6 +57,8 @@ export class MappingTable {
   readonly kind: 'aliases' | 'virtual';
   readonly caseSensitive: boolean;
   private readonly map = new Map<string, Target[]>();
+  /** One object per distinct target: big tables name few mailboxes many times (targets are never mutated). */
+  private readonly interned = new Map<string, Target>();
 
   constructor(name: string, kind: 'aliases' | 'virtual', caseSensitive: boolean) {
     this.name = name;
@@ -71,7 +73,13 @@ export class MappingTable {
       throw new TableLineError(`"${key}": an aliases table maps local names; use a virtual table for addresses`);
     }
     if (targets.length === 0) throw new TableLineError(`"${key}" has no target`);
-    this.map.set(normalizeKey(key, this.caseSensitive), targets.map((t) => parseTarget(t, this.caseSensitive)));
+    this.map.set(normalizeKey(key, this.caseSensitive), targets.map((t) => this.intern(t)));
+  }
+
+  private intern(raw: string): Target {
+    let t = this.interned.get(raw);
+    if (!t) this.interned.set(raw, (t = parseTarget(raw, this.caseSensitive)));
+    return t;
   }
 
   get(key: string): Target[] | undefined {
