@@ -106,6 +106,7 @@ function resolvePaths(config: Config, base: string): string[] {
   if (out.caFile) watched.push((out.caFile = abs(out.caFile)));
   for (const a of out.smarthostAuth) a.passwordFile = abs(a.passwordFile);
   for (const k of out.dkim) watched.push((k.keyFile = abs(k.keyFile)));
+  if (out.srs) watched.push((out.srs.keyFile = abs(out.srs.keyFile)));
   config.queue.dir = abs(config.queue.dir);
   config.mailStore = abs(config.mailStore);
   return watched;

@@ -38,6 +38,22 @@ export const DkimKeySchema = Type.Object(
   { ...strict, description: 'A DKIM signing key. Several entries for one domain (e.g. RSA and Ed25519) each add a signature.' },
 );
 
+export const SrsSchema = Type.Object(
+  {
+    domain: Type.String({
+      minLength: 1,
+      description: 'The domain of the rewritten senders (SRS0=…@domain): one this relay receives mail for (its MX), so bounces come back here.',
+    }),
+    keyFile: Path('Secret keys, one per line: the first signs, every one verifies (add a new key on top to rotate).'),
+    maxAgeDays: Type.Integer({ minimum: 1, maximum: 1000, default: 21, description: 'How long a rewritten address is accepted for bounces.' }),
+  },
+  {
+    ...strict,
+    description:
+      'Sender Rewriting Scheme for forwarded mail (smtpd.conf `srs key`): a copy a table forwards to another domain leaves with the envelope sender SRS0=hash=time=domain=local@<domain>, so the next hop\'s SPF check passes; a bounce to that address is relayed back to the original sender.',
+  },
+);
+
 export const OutboundSchema = Type.Object(
   {
     family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any', description: 'Address family for outbound connections (smtpd.conf `limit mta inet4`).' }),
@@ -58,6 +74,7 @@ export const OutboundSchema = Type.Object(
     mtaSts: Type.Boolean({ default: false, description: 'Fetch and enforce MTA-STS policies (RFC 8461) for MX deliveries: in `enforce` mode only listed MX hosts, with a verified certificate.' }),
     smarthost: Type.Optional(Type.String({ description: 'Send all onward mail through this host: smtp://host:port or smtps://host:port.' })),
     smarthostAuth: Type.Array(SmarthostAuthSchema, { default: [], description: 'AUTH credentials per smarthost.' }),
+    srs: Type.Optional(SrsSchema),
     concurrency: Type.Object(
       {
         total: Type.Integer({ minimum: 1, default: 100, description: 'Outbound connections open at once, in total.' }),
