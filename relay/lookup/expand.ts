@@ -11,6 +11,8 @@
 //   its rule (Listing 3's `max max`). Any other repeat is a loop: that branch ends; if no branch delivers,
 //   550 5.4.6. Chains longer than resolution.maxDepth get 550 5.4.6 too.
 // - `postmaster` of every domain a local rule handles is accepted even without an entry.
+// - With outbound.srs, an SRS address of ours whose hash and age check out is relayed back to the sender it
+//   encodes (a bounce of a forwarded copy); a forged or expired one gets 550 5.7.1.
 // - An address in a handled domain with no entry (and no catch-all) gets 550 5.1.1, also when it is reached
 //   through a table: a copy is never silently dropped.
 import { routeKey, type RecipientRoute } from '../queue/envelope.ts';
@@ -19,6 +21,7 @@ import { formatAddress, isSafeMailbox, parseAddress, withoutSubaddress, type Add
 import type { MappingTable, Target } from './mapping.ts';
 import type { RecipientContext, RecipientDecision } from './policy.ts';
 import type { CompiledRule } from './rule-match.ts';
+import type { Srs } from './srs.ts';
 
 class Refusal extends Error {
   readonly reply: SmtpReply;
@@ -39,6 +42,8 @@ const FORWARD: CompiledRule = {
 
 interface Walk {
   ctx: RecipientContext;
+  /** The address as given in RCPT TO, lower case: a relay route to another address is a forward. */
+  rcpt: string;
   seen: Set<string>;
   routes: RecipientRoute[];
   loop: boolean;
@@ -61,9 +66,12 @@ export class Resolver {
   /** Every mailbox a table names: `for local` without an alias entry accepts only these. */
   private readonly mailboxes: Set<string>;
 
-  constructor(rules: CompiledRule[], mappings: Iterable<MappingTable>, opts: ResolverOptions) {
+  private readonly srs: Srs | undefined;
+
+  constructor(rules: CompiledRule[], mappings: Iterable<MappingTable>, opts: ResolverOptions, srs?: Srs) {
     this.rules = rules;
     this.opts = opts;
+    this.srs = srs;
     this.localRule = rules.find((r) => r.forLocal && r.action && r.action.config.type !== 'relay');
     this.mailboxes = new Set();
     for (const m of mappings) {
@@ -72,11 +80,16 @@ export class Resolver {
   }
 
   resolve(ctx: RecipientContext, rcpt: string): RecipientDecision {
+    if (this.srs?.isSrs(rcpt)) {
+      // a bounce (or reply) to a sender we rewrote: back to the original sender, from anyone
+      const back = this.srs.reverse(rcpt);
+      return back.ok ? { kind: 'accept', route: [{ kind: 'relay', address: back.address }] } : { kind: 'reject', reply: Replies.badSrs };
+    }
     const addr = parseAddress(rcpt);
     const rule = this.match(ctx, addr, false);
     if (!rule) return { kind: 'reject', reply: Replies.relayDenied };
     if (rule.reject) return { kind: 'reject', reply: rule.reject };
-    const walk: Walk = { ctx, seen: new Set(), routes: [], loop: false, nodes: 0 };
+    const walk: Walk = { ctx, rcpt: rcpt.toLowerCase(), seen: new Set(), routes: [], loop: false, nodes: 0 };
     try {
       this.expandAddress(walk, addr, rule, 0);
     } catch (err) {
@@ -159,7 +172,12 @@ export class Resolver {
   }
 
   private relay(walk: Walk, rule: CompiledRule, address: string): void {
-    this.addRoute(walk, { kind: 'relay', address, ...(rule.action?.name ? { action: rule.action.name } : {}) });
+    this.addRoute(walk, {
+      kind: 'relay',
+      address,
+      ...(rule.action?.name ? { action: rule.action.name } : {}),
+      ...(address.toLowerCase() !== walk.rcpt ? { forwarded: true as const } : {}),
+    });
   }
 
   private deliver(walk: Walk, mailbox: string, rule: CompiledRule, via: string): void {

@@ -8,6 +8,6 @@ import type { Tables } from './tables.ts';
 
 export function buildPolicy(config: Config, tables: Tables): RecipientPolicy | undefined {
   if (!config.rules) return undefined;
-  const resolver = new Resolver(compileRules(config, tables), tables.mappings.values(), config.resolution);
+  const resolver = new Resolver(compileRules(config, tables), tables.mappings.values(), config.resolution, tables.srs);
   return { decide: (ctx, address) => resolver.resolve(ctx, address) };
 }

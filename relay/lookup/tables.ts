@@ -7,6 +7,7 @@ import { hashScheme } from '../auth/hash.ts';
 import { NetworkList, parseCidr } from './cidr.ts';
 import { DomainSet } from './domains.ts';
 import { MappingTable, splitTargets, TableLineError } from './mapping.ts';
+import { parseSrsKeys, Srs } from './srs.ts';
 import { parseTableLines, type TableLine } from './table-file.ts';
 
 export class TableError extends Error {}
@@ -18,6 +19,8 @@ export interface Tables {
   mappings: Map<string, MappingTable>;
   domains: Map<string, DomainSet>;
   networks: Map<string, NetworkList>;
+  /** Sender rewriting for forwarded mail, with the keys from outbound.srs.keyFile. */
+  srs?: Srs;
 }
 
 /** Lines from the table's file(s), or its inline entries, each with where it came from for errors. */
@@ -116,5 +119,18 @@ export async function loadTables(config: Config): Promise<Tables> {
       }
     }),
   );
+  const srs = config.outbound.srs;
+  if (srs) {
+    const text = await readFile(srs.keyFile, 'utf8').catch((err: Error) => {
+      throw new TableError(`outbound.srs.keyFile: cannot read ${srs.keyFile}: ${err.message}`);
+    });
+    let keys: string[];
+    try {
+      keys = parseSrsKeys(text);
+    } catch (err) {
+      throw new TableError(`outbound.srs.keyFile: ${(err as Error).message}`);
+    }
+    tables.srs = new Srs(keys, srs.domain, srs.maxAgeDays);
+  }
   return tables;
 }

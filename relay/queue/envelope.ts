@@ -25,7 +25,8 @@ export interface EnvelopeRecipient {
  * component (no `/`, not `.` or `..`); `action` names an entry in the config's `actions`.
  */
 export type RecipientRoute =
-  | { kind: 'relay'; address: string; action?: string }
+  /** forwarded: a table sent this copy on to another address (SRS applies to its sender). */
+  | { kind: 'relay'; address: string; action?: string; forwarded?: true }
   | { kind: 'local'; mailbox: string; action: string; address: string }
   | { kind: 'lmtp'; mailbox: string; action: string; address: string };
 

@@ -47,6 +47,7 @@ export const Replies = {
   routingLoop: reply(550, '5.4.6', 'Routing loop: the recipient\'s aliases lead back to themselves'),
   tooManyHops: reply(550, '5.4.6', 'Too many hops: the recipient\'s alias chain exceeds the hop limit'),
   tooManyTargets: reply(550, '5.3.4', 'The recipient expands to too many addresses'),
+  badSrs: reply(550, '5.7.1', 'Invalid or expired SRS address'),
   messageTooBig: reply(552, '5.3.4', 'Message exceeds the maximum message size, nothing queued'),
   tooManyHopsInData: reply(554, '5.4.6', 'Too many hops (Received: fields): a mail loop? Nothing queued'),
 } as const satisfies Record<string, SmtpReply>;

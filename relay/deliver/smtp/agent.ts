@@ -8,6 +8,8 @@ import type { QueuedMail } from '../../queue/fs.ts';
 import type { Logger } from '../../ops/log.ts';
 import type { DeliveryAgent, DeliveryOutcome } from '../../scheduler/scheduler.ts';
 import { DkimSigner } from '../dkim.ts';
+import { SrsKeys } from './srs-keys.ts';
+import type { Srs } from '../../lookup/srs.ts';
 import { MxResolver, type NextHop } from '../mx.ts';
 import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
@@ -35,6 +37,7 @@ export class SmtpAgent implements DeliveryAgent {
   private readonly relay: AgentHost;
   private readonly pool: ConnectionPool<SmtpClient>;
   private readonly dkim = new DkimSigner();
+  private readonly srs = new SrsKeys();
   private readonly dead = new Map<string, number>();
   private resolverKey = '';
   private mx!: MxResolver;
@@ -70,8 +73,14 @@ export class SmtpAgent implements DeliveryAgent {
 
   async deliver(mail: QueuedMail, indexes: number[], content: () => Readable): Promise<DeliveryOutcome[]> {
     const log = this.relay.log.child({ qid: mail.envelope.id, agent: 'smtp' });
-    const groups = new Map<string, { dest: Destination; rcpts: RcptIndex }>();
+    const groups = new Map<string, { dest: Destination; from: string; rcpts: RcptIndex }>();
     const outcomes: DeliveryOutcome[] = [];
+    let srs: Srs | undefined;
+    try {
+      srs = await this.srs.get(this.outbound.srs);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'SRS keys unusable; deferring forwarded copies rather than sending them unrewritten');
+    }
     for (const index of indexes) {
       const route = mail.envelope.recipients[index].route;
       if (route.kind !== 'relay') continue;
@@ -80,9 +89,17 @@ export class SmtpAgent implements DeliveryAgent {
         outcomes.push({ index, result: 'deferred', detail: `4.3.5 ${dest.error}` });
         continue;
       }
-      const g = groups.get(dest.key) ?? { dest, rcpts: new Map() };
+      // a forwarded copy leaves with an SRS sender, in a transaction of its own
+      const rewrite = route.forwarded && this.outbound.srs !== undefined;
+      if (rewrite && !srs) {
+        outcomes.push({ index, result: 'deferred', detail: '4.3.5 SRS keys unusable (outbound.srs.keyFile)' });
+        continue;
+      }
+      const from = rewrite && srs ? srs.forward(mail.envelope.from) : mail.envelope.from;
+      const key = `${dest.key} from=${from}`;
+      const g = groups.get(key) ?? { dest, from, rcpts: new Map() };
       g.rcpts.set(route.address, [...(g.rcpts.get(route.address) ?? []), index]);
-      groups.set(dest.key, g);
+      groups.set(key, g);
     }
     let signature = '';
     try {
@@ -91,7 +108,7 @@ export class SmtpAgent implements DeliveryAgent {
       log.error({ err: (err as Error).message }, 'DKIM signing failed; deferring rather than sending unsigned');
       return [...outcomes, ...[...groups.values()].flatMap((g) => deferAll(g.rcpts, `4.3.0 ${(err as Error).message}`))];
     }
-    const results = await Promise.all([...groups.values()].map((g) => this.deliverTo(mail, g.dest, g.rcpts, signature, content, log)));
+    const results = await Promise.all([...groups.values()].map((g) => this.deliverTo(mail, g.dest, g.from, g.rcpts, signature, content, log)));
     return [...outcomes, ...results.flat()];
   }
 
@@ -119,11 +136,11 @@ export class SmtpAgent implements DeliveryAgent {
     return { hops, tls };
   }
 
-  private async deliverTo(mail: QueuedMail, dest: Destination, rcpts: RcptIndex, signature: string, content: () => Readable, log: Logger): Promise<DeliveryOutcome[]> {
+  private async deliverTo(mail: QueuedMail, dest: Destination, from: string, rcpts: RcptIndex, signature: string, content: () => Readable, log: Logger): Promise<DeliveryOutcome[]> {
     const plan = await this.plan(dest, log);
     if (typeof plan === 'function') return plan(rcpts);
     if (Array.isArray(plan)) return plan;
-    const envelope = { from: mail.envelope.from, to: [...rcpts.keys()], size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime' };
+    const envelope = { from, to: [...rcpts.keys()], size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime' };
     const max = this.outbound.maxMessagesPerConnection;
     // connections are shared only under the same TLS policy: a plaintext one never serves a `required` mail
     const slot = `${dest.key} tls=${plan.tls}`;
