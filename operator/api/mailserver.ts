@@ -46,6 +46,26 @@ export const OutboundSpec = Type.Object(
         { description: 'DKIM signing keys per sender domain.' },
       ),
     ),
+    srs: Type.Optional(
+      Type.Object(
+        {
+          domain: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 253,
+              pattern: '^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$',
+              description: 'The domain of the rewritten senders (SRS0=…@domain); its MX must be this MailServer, so bounces come back. Default spec.hostname.',
+            }),
+          ),
+          keySecretRef: SecretKeyRef('keys', 'The Secret key holding the SRS secrets, one per line: the first signs, every one verifies (put a new key on top to rotate, drop the old one after maxAgeDays).'),
+          maxAgeDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'How long a rewritten address is accepted for bounces; the relay\'s default (21) when absent.' })),
+        },
+        {
+          description:
+            'Sender Rewriting Scheme for forwarded mail (smtpd.conf `srs key`): a copy a VirtualUser or alias forwards to another domain leaves with the envelope sender SRS0=…@domain, so the next hop\'s SPF check passes; bounces to that address are relayed back to the original sender.',
+        },
+      ),
+    ),
     relayFrom: Type.Object(
       {
         authenticated: Type.Boolean({ default: true, description: 'Authenticated sessions may send anywhere (`accept from any auth for any relay`).' }),

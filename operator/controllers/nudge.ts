@@ -1,13 +1,13 @@
 // The volume nudge: the kubelet rewrites mounted ConfigMaps and Secrets only when it syncs a pod, which
 // it does on a timer (syncFrequency, 1 min by default, plus jitter) or when the pod object changes. So
 // after the content of any of a relay's mounted sources changed (the config ConfigMap, the table
-// Secrets, the PkiCerts' TLS Secrets, the smarthost password and DKIM key Secrets), the operator sets
+// Secrets, the PkiCerts' TLS Secrets, the smarthost password, DKIM and SRS key Secrets), the operator sets
 // the annotation kubemta.io/volumes-hash on the relay's running pods: a merge patch of that one
 // annotation, never the pod template (that would restart the relay). The kubelet syncs the pod at once
 // and the relay hot-reloads the new files within a second instead of a minute.
 //
 // The hash covers what the pods mount: for the objects the operator renders, their content hashes; for
-// the users' Secrets (a PkiCert's secretName, its selfSigned <name>-tls, smarthost, DKIM), a hash of the
+// the users' Secrets (a PkiCert's secretName, its selfSigned <name>-tls, smarthost, DKIM, SRS), a hash of the
 // keys mounted from them, read from the watch cache. Pods are listed only when that hash differs from
 // the one this operator last handed out for the server, and patched only when theirs differs: an
 // unchanged reconcile reads and writes no pod.

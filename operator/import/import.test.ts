@@ -7,6 +7,8 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../test/harness.ts';
 import { seedDocuments } from '../render/testing.ts';
+import { render } from '../render/render.ts';
+import { snapshotFromDocuments } from '../render/documents.ts';
 import { ImportError } from './findings.ts';
 import { importSmtpdConf } from './import.ts';
 import { canonical, FIXTURES, importFixture } from './testing.ts';
@@ -89,6 +91,43 @@ describe('operator/import', () => {
     assert.deepEqual([l.metadata.name, l.spec.port, l.spec.tls.mode, l.spec.auth], ['submission', 465, 'implicit', { required: true, credentialsSecretRef: { name: 'creds' } }]);
     assert.ok(docs.every((d) => d.metadata.namespace === 'mail'));
     assert.deepEqual(r.findings, []);
+  });
+
+  it('maps `srs key` and `srs key backup` onto outbound.srs and a Secret with the keys, primary first', async () => {
+    const r = await importText(
+      [
+        'srs key backup "older-secret-0123456789"',
+        'srs key "first-secret-0123456789"',
+        'srs ttl 7d',
+        'listen on all',
+        'action "out" relay srs',
+        'match auth from any for any action "out"',
+      ].join('\n'),
+    );
+    const docs = docsOf(r);
+    assert.deepEqual(docs[0].spec.outbound, { srs: { keySecretRef: { name: 'mx-srs' }, maxAgeDays: 7 }, relayFrom: { authenticated: true } });
+    const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === 'mx-srs')!;
+    assert.deepEqual(secret.stringData, { keys: 'first-secret-0123456789\nolder-secret-0123456789\n' });
+    assert.deepEqual(r.findings, []);
+    // the operator renders it: the key Secret found, the relay config names the mounted key file
+    const out = render(snapshotFromDocuments(docs).snapshot);
+    assert.equal(out.servers[0].held, false, out.servers[0].problems.join('; '));
+    assert.deepEqual((out.servers[0].config as Any).outbound.srs, { domain: 'mx.example.org', keyFile: '/etc/kubemta/secrets/srs-key', maxAgeDays: 7 });
+  });
+
+  it('reports what SRS settings cannot carry: relay actions without `srs`, short keys, part days, options without a key', async () => {
+    const r = await importText(['srs key "short"', 'srs ttl 36h', 'listen on all', 'action "out" relay', 'match auth from any for any action "out"'].join('\n'));
+    const docs = docsOf(r);
+    assert.deepEqual(docs[0].spec.outbound.srs, { keySecretRef: { name: 'mx-srs' }, maxAgeDays: 2 });
+    assert.deepEqual(r.findings.map((f) => `${f.line} ${f.kind} ${f.what}`), ['1 changed srs key', '1 changed srs key', '2 changed srs ttl']);
+    assert.match(r.findings.map((f) => f.reason).join('\n'), /at least 16 characters/);
+    assert.match(r.findings.map((f) => f.reason).join('\n'), /not only through relay actions with the `srs` option \(line 4 has none\)/);
+    assert.ok(!JSON.stringify(r.findings).includes('"short"'), 'never the key');
+
+    const off = await importText(['srs key backup "older-secret-0123456789"', 'listen on all', 'action "out" relay srs', 'match auth from any for any action "out"'].join('\n'));
+    assert.equal(docsOf(off)[0].spec.outbound.srs, undefined);
+    assert.equal(docsOf(off).filter((d) => d.kind === 'Secret').length, 0);
+    assert.deepEqual(off.findings.map((f) => `${f.line} ${f.kind} ${f.what}`), ['1 dropped srs key backup', '3 dropped srs']);
   });
 
   it('maps relay actions onto outbound: smarthost, its credentials Secret, TLS policy, EHLO name, networks', async () => {

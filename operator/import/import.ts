@@ -8,6 +8,7 @@ import { Ctx, type Emitted, type ImportOptions } from './context.ts';
 import { impliedHostname, listenersToCrs } from './crs-listeners.ts';
 import { rulesToCrs } from './crs-rules.ts';
 import { Findings, ImportError, type Finding } from './findings.ts';
+import { srsOutbound } from './outbound.ts';
 import { parseSmtpdConf } from './parse.ts';
 import { TableReader } from './tables.ts';
 
@@ -61,6 +62,8 @@ export function importSmtpdConf(text: string, configPath: string, opts: ImportOp
   if (!conf.listeners.length) findings.changed({ line: 1 }, 'listen', 'no listen statement: OpenSMTPD then takes mail from the local enqueuer only; a MailServer needs a Listener (add one)');
   listenersToCrs(ctx, server, hostname);
   const rules = rulesToCrs(ctx, server);
+  const srs = srsOutbound(ctx, server);
+  if (srs) rules.outbound.srs = srs;
   serverDoc.spec = mailServerSpec(ctx, hostname, rules);
 
   // MailServer, PkiCerts, Secrets, Listeners, then each MailDomain with its VirtualUsers (stable)

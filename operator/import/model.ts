@@ -58,6 +58,8 @@ export interface RelayOptions {
   helo?: string;
   /** `tls` (verify) or `tls no-verify` (required). */
   tls?: 'verify' | 'required';
+  /** `srs`: rewrite the sender of forwarded mail (needs `srs key`). */
+  srs?: At;
 }
 
 export interface ActionDecl extends At {
@@ -116,6 +118,8 @@ export interface SmtpdConf {
   queueTtlSeconds?: At & { value: number };
   /** `smtp sub-addr-delim +` */
   subaddressDelimiter?: At & { value: string };
+  /** `srs key "secret"`, `srs key backup "secret"`, `srs ttl 4d`. */
+  srs?: { key?: At & { value: string }; backup?: At & { value: string }; ttl?: At & { seconds: number } };
 }
 
 export function emptyConf(): SmtpdConf {

@@ -1,7 +1,9 @@
 // A relay action's options → MailServer.spec.outbound: `host smtp+tls://label@mx.example.net:587` (new) or
 // `relay via tls+auth://label@host` (old) → smarthost and TLS policy; `auth <secrets>` (label → user:password)
 // → smarthostAuth with a Secret for the password; `helo` → heloName. One outbound per MailServer: the
-// first relay action's settings win, differing later ones are reported.
+// first relay action's settings win, differing later ones are reported. `srs key` (and `srs key backup`,
+// `srs ttl`) → outbound.srs with a Secret holding the keys, the primary first.
+import { SRS_MIN_KEY_LENGTH } from '../render/checks.ts';
 import type { Ctx } from './context.ts';
 import type { ActionDecl } from './model.ts';
 
@@ -14,6 +16,7 @@ export interface Outbound {
   smarthostAuth?: { username: string; passwordSecretRef: { name: string } };
   heloName?: string;
   tls?: 'none' | 'opportunistic' | 'required' | 'verify';
+  srs?: { keySecretRef: { name: string }; maxAgeDays?: number };
 }
 
 interface RelayUrl {
@@ -81,4 +84,35 @@ export function relayOutbound(ctx: Ctx, a: ActionDecl, out: Outbound): void {
     const auth = smarthostAuth(ctx, a, url?.label);
     if (auth) out.smarthostAuth = auth;
   }
+}
+
+/** `srs key "s"` [+ `srs key backup "s"`, `srs ttl D`] → outbound.srs and a Secret `<server>-srs` (key `keys`, primary first). */
+export function srsOutbound(ctx: Ctx, server: string): Outbound['srs'] {
+  const srs = ctx.conf.srs;
+  const actions = new Set([...ctx.conf.actions.values(), ...ctx.conf.rules.flatMap((r) => (r.decision.kind === 'action' ? [r.decision.action] : []))]);
+  const relays = [...actions].filter((a) => a.method === 'relay');
+  if (!srs?.key) {
+    if (srs?.backup) ctx.findings.dropped(srs.backup, 'srs key backup', 'a backup key without `srs key` has no use');
+    if (srs?.ttl) ctx.findings.dropped(srs.ttl, 'srs ttl', 'SRS is off without `srs key`');
+    for (const a of relays) if (a.relay.srs) ctx.findings.dropped(a.relay.srs, 'srs', 'needs `srs key`, which this config does not give');
+    return undefined;
+  }
+  const keys = [srs.key, ...(srs.backup ? [srs.backup] : [])];
+  for (const k of keys) {
+    if (k.value.length < SRS_MIN_KEY_LENGTH) {
+      ctx.findings.changed(k, k === srs.backup ? 'srs key backup' : 'srs key', `kubemta needs SRS keys of at least ${SRS_MIN_KEY_LENGTH} characters: put a longer one on top of the Secret's keys (the MailServer is not Ready until then; addresses signed with a dropped key no longer verify)`);
+    }
+  }
+  const without = relays.filter((a) => !a.relay.srs);
+  if (without.length) {
+    ctx.findings.changed(srs.key, 'srs key', `kubemta rewrites the sender of every copy a table forwards to another domain, not only through relay actions with the \`srs\` option (${without.map((a) => `line ${a.line}`).join(', ')} ${without.length > 1 ? 'have' : 'has'} none)`);
+  }
+  let maxAgeDays: number | undefined;
+  if (srs.ttl) {
+    maxAgeDays = Math.min(1000, Math.max(1, Math.ceil(srs.ttl.seconds / 86400)));
+    if (maxAgeDays * 86400 !== srs.ttl.seconds) ctx.findings.changed(srs.ttl, 'srs ttl', `SRS addresses age in whole days (1…1000): maxAgeDays ${maxAgeDays}`);
+  }
+  const name = ctx.name('Secret', `${server}-srs`);
+  ctx.emit('Secret', name, { type: 'Opaque', stringData: { keys: keys.map((k) => `${k.value}\n`).join('') } }, { line: srs.key.line, text: 'srs key' });
+  return { keySecretRef: { name }, ...(maxAgeDays ? { maxAgeDays } : {}) };
 }

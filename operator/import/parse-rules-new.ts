@@ -1,7 +1,7 @@
 // The current grammar's dispatchers and rules (OpenSMTPD 6.4 on, parse.y `dispatcher` and `match`):
 //   action NAME mbox|maildir [path] [junk]|lmtp DEST [rcpt-to]|mda CMD|expand-only|forward-only|relay
 //          [alias <t>] [virtual <t>] [userbase <t>] [user U] [wrapper W] [ttl D]
-//          [host URL] [auth <t>] [helo NAME] [tls [no-verify]] [backup [mx NAME]] [pki P] [ca C] [src <t>] …
+//          [host URL] [auth <t>] [helo NAME] [tls [no-verify]] [srs] [backup [mx NAME]] [pki P] [ca C] [src <t>] …
 //   match [!]from any|local|src V|auth [V]|socket|rdns [V]|mail-from V  [!]for any|local|domain V|rcpt-to V
 //         [!]tag T [!]auth [V] [!]helo V [!]mail-from V [!]rcpt-to V [!]tls   action NAME | reject
 import { refText, type Cursor } from './cursor.ts';
@@ -19,7 +19,6 @@ const RELAY_DROPPED: Record<string, { args: number; reason: string }> = {
   src: { args: 1, reason: 'the pod\'s address is the source' },
   'helo-src': { args: 1, reason: 'one EHLO name (spec.outbound.heloName)' },
   'mail-from': { args: 1, reason: 'the envelope sender is never rewritten' },
-  srs: { args: 0, reason: 'SRS is not implemented' },
   filter: { args: 1, reason: 'filters have no kubemta equivalent' },
   domain: { args: 1, reason: 'per-domain relay hosts: use one smarthost (spec.outbound.smarthost)' },
 };
@@ -91,6 +90,7 @@ function parseActionOptions(c: Cursor, a: ActionDecl, findings: Findings): void 
     else if (a.method === 'relay' && word === 'auth') a.relay.auth = c.ref('a credentials table');
     else if (a.method === 'relay' && word === 'helo') a.relay.helo = c.value('a HELO name').text;
     else if (a.method === 'relay' && word === 'tls') a.relay.tls = c.accept('no-verify') ? 'required' : 'verify';
+    else if (a.method === 'relay' && word === 'srs') a.relay.srs = { line: t.line, col: t.col };
     else if (a.method === 'relay' && RELAY_DROPPED[word]) {
       const spec = RELAY_DROPPED[word];
       let what = word;

@@ -114,6 +114,26 @@ describe('operator/import parse', () => {
     assert.deepEqual([s25.tls, s25.port, s465.tls, s465.port], ['starttls', undefined, 'implicit', 465]);
   });
 
+  it('reads `srs key`, `srs key backup`, `srs ttl` and the relay action option `srs`', () => {
+    const { conf, findings } = parse([
+      'srs key "first-secret-0123456789"',
+      'srs key backup "older-secret-0123456789"',
+      'srs ttl 7d',
+      'action "out" relay srs helo out.example.org',
+    ].join('\n'));
+    assert.deepEqual(conf.srs, {
+      key: { value: 'first-secret-0123456789', line: 1, col: 1 },
+      backup: { value: 'older-secret-0123456789', line: 2, col: 1 },
+      ttl: { seconds: 7 * 86400, line: 3, col: 1 },
+    });
+    assert.deepEqual(conf.actions.get('out')!.relay, { srs: { line: 4, col: 20 }, helo: 'out.example.org' });
+    assert.deepEqual(findings, []);
+    assert.equal(parse('srs key "backup"').conf.srs?.key?.value, 'backup', 'a quoted word is the secret');
+    assert.match(syntaxError('srs salt "x"\n').message, /smtpd\.conf:1:5: unknown srs option "salt"/);
+    assert.match(syntaxError('srs key\n').message, /expected a secret/);
+    assert.match(syntaxError('srs key "a" "b"\n').message, /unexpected "b"/);
+  });
+
   it('reports known statements and options that have no kubemta equivalent, with their line', () => {
     const { findings } = parse([
       'queue compression',

@@ -1,6 +1,6 @@
 // smtpd.conf → SmtpdConf. One dispatcher for both grammars: statements they share (table, pki, listen),
 // the old ones (accept/reject, limit mta, max-message-size, expire) and the current ones (action/match,
-// mta limit, smtp max-message-size, queue ttl). Known statements without a kubemta equivalent are
+// mta limit, smtp max-message-size, queue ttl, srs). Known statements without a kubemta equivalent are
 // findings; an unknown statement or option is a syntax error with its line and column.
 import { Cursor } from './cursor.ts';
 import type { Findings } from './findings.ts';
@@ -20,7 +20,6 @@ const DROPPED: Record<string, string> = {
   proc: 'filter processes have no kubemta equivalent',
   include: 'included files are not read: import them separately and merge',
   admd: 'no Authentication-Results header is added',
-  srs: 'SRS is not implemented',
   'bounce-warn': 'delay warnings (DSN "delayed") are not sent',
   bounce: 'delay warnings (DSN "delayed") are not sent',
   'max-mta-deferred': 'the scheduler has no per-host deferred cache limit',
@@ -121,6 +120,25 @@ function setTtl(c: Cursor, conf: SmtpdConf): void {
   c.end();
 }
 
+/** `srs key "secret"`, `srs key backup "secret"` (the key verifying alongside, for rotation), `srs ttl 4d`. */
+function parseSrs(c: Cursor, conf: SmtpdConf): void {
+  const start = c.next(); // srs
+  const t = c.value('key or ttl');
+  const srs = (conf.srs ??= {});
+  if (t.text === 'key') {
+    const backup = c.accept('backup');
+    const v = c.value('a secret');
+    if (!v.text) throw c.error(v, 'an empty SRS key');
+    srs[backup ? 'backup' : 'key'] = { value: v.text, line: start.line, col: start.col };
+  } else if (t.text === 'ttl') {
+    const v = c.value('a delay (4d)');
+    const n = delaySeconds(v.text);
+    if (n === undefined) throw c.error(v, `invalid delay "${v.text}"`);
+    srs.ttl = { seconds: n, line: start.line, col: start.col };
+  } else throw c.error(t, `unknown srs option "${t.text}"`);
+  c.end();
+}
+
 function dropWhole(c: Cursor, findings: Findings, reason: string): void {
   findings.dropped(c.tokens[0], c.text(), reason);
 }
@@ -147,6 +165,7 @@ const handlers: Record<string, Handler> = {
     setTtl(c, conf);
   },
   smtp: parseSmtp,
+  srs: (c, conf) => parseSrs(c, conf),
 };
 
 const pairHandlers: Record<string, Handler> = {

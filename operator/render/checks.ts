@@ -8,6 +8,7 @@ import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { hashScheme } from '../../relay/auth/hash.ts';
 import { parseTableLines } from '../../relay/lookup/table-file.ts';
+import { parseSrsKeys } from '../../relay/lookup/srs.ts';
 import { isLoopback } from '../api/validate.ts';
 import { Reasons, type Kind, type Reason, type RenderOptions, type SecretData } from './snapshot.ts';
 
@@ -81,6 +82,32 @@ const listenerCredentialsExist: Check = (g) =>
     if (!bad.length) return [];
     return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.InvalidSpec, message: `spec.auth.credentialsSecretRef: Secret "${ref.name}" key "${ref.key}" line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''}: not "user<TAB>hash" with a bcrypt or $6$/$5$ crypt hash (use kubemta encrypt)` }];
   });
+
+/** The key length the relay asks of outbound.srs.keyFile (relay/lookup/srs.ts parseSrsKeys), for messages and import. */
+export const SRS_MIN_KEY_LENGTH = 16;
+
+/** Why the relay would refuse an SRS key file (its own parser decides), by line number only; undefined when it is fine. */
+export function srsKeyProblem(text: string): string | undefined {
+  try {
+    parseSrsKeys(text);
+    return undefined;
+  } catch {
+    const short = text.split(/\r?\n/).map((l, i) => ({ key: l.trim(), line: i + 1 })).filter((x) => x.key && !x.key.startsWith('#') && x.key.length < SRS_MIN_KEY_LENGTH).map((x) => x.line);
+    if (!short.length) return 'holds no key (one secret per line)';
+    return `line ${short.slice(0, 5).join(', ')}${short.length > 5 ? ', …' : ''}: a key is at least ${SRS_MIN_KEY_LENGTH} characters`;
+  }
+}
+
+const serverSrsKeyValid: Check = (g) => {
+  const ref = g.server.spec.outbound.srs?.keySecretRef;
+  if (!ref) return [];
+  const at = { kind: 'MailServer' as const, name: g.server.metadata.name };
+  const file = secretKey(g, ref);
+  // a missing Secret would leave the pod waiting for its volume; a bad key file would fail the relay's reload
+  if (!file) return [{ ...at, reason: Reasons.SecretNotFound, message: `spec.outbound.srs.keySecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+  const problem = srsKeyProblem(file.toString('utf8')); // never the content
+  return problem ? [{ ...at, reason: Reasons.InvalidSpec, message: `spec.outbound.srs.keySecretRef: Secret "${ref.name}" key "${ref.key}" ${problem}` }] : [];
+};
 
 const listenerPortsUnique: Check = (g) => {
   const out: Violation[] = [];
@@ -189,6 +216,7 @@ const usernamesUnique: Check = (g) => {
 };
 
 export const checks: Check[] = [
+  serverSrsKeyValid,
   listenerPkiExists,
   listenerCredentialsExist,
   listenerPortsUnique,

@@ -153,6 +153,9 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
       ? { smarthostAuth: [{ host: new URL(o.smarthost).host, username: o.smarthostAuth.username, passwordFile: `${Paths.secretsDir}/smarthost-password` }] }
       : {}),
     ...(o.dkim?.length ? { dkim: o.dkim.map((k) => ({ domain: k.domain, selector: k.selector, keyFile: `${Paths.secretsDir}/dkim-${k.selector}.${k.domain}.key` })) } : {}),
+    ...(o.srs
+      ? { srs: { domain: o.srs.domain ?? s.hostname, keyFile: `${Paths.secretsDir}/srs-key`, ...(o.srs.maxAgeDays ? { maxAgeDays: o.srs.maxAgeDays } : {}) } }
+      : {}),
     ...(s.limits?.queueLifetimeSeconds ? { queueLifetimeSeconds: s.limits.queueLifetimeSeconds } : {}),
   };
   const { queueLifetimeSeconds: _q, ...limits } = s.limits ?? {};

@@ -150,10 +150,12 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
       options,
     };
     const bad = new Set<string>();
+    let ownReason: Verdict['reason'] | undefined; // the MailServer's own field at fault gives its reason
     for (const v of checks.flatMap((c) => c(group))) {
       const k = objectKey(v.kind, namespace, v.name);
       if (bad.has(k)) continue;
       bad.add(k);
+      if (k === keyOf(server)) ownReason = v.reason;
       verdicts.set(k, verdict(false, v.reason, v.message));
       held.push(`${v.kind}/${v.name}: ${v.message}`);
     }
@@ -192,7 +194,7 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
         manifests.push(configMap(server, configYaml), ...tableSecrets(server, packing.slots), ...claims(server), ...services(good), workload(good, server.spec.tableShards));
       }
     }
-    if (held.length && serverReason === Reasons.Ready) serverReason = Reasons.HeldByInvalidObjects;
+    if (held.length && serverReason === Reasons.Ready) serverReason = ownReason ?? Reasons.HeldByInvalidObjects;
     const isHeld = held.length > 0 || problems.length > 0;
     const workloadKind = server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment';
     const serverStatus = {

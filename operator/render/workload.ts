@@ -186,6 +186,10 @@ function podSpec(g: ServerGroup, tableSlots: number) {
   for (const k of s.outbound.dkim ?? []) {
     secretItems.push({ name: k.privateKeySecretRef.name, items: [{ key: k.privateKeySecretRef.key, path: `dkim-${k.selector}.${k.domain}.key` }] });
   }
+  if (s.outbound.srs) {
+    const r = s.outbound.srs.keySecretRef;
+    secretItems.push({ name: r.name, items: [{ key: r.key, path: 'srs-key' }] });
+  }
   const volumes: unknown[] = [
     { name: 'config', configMap: { name: `${name}-config` } },
     { name: 'tables', projected: { defaultMode: 0o440, sources: Array.from({ length: tableSlots }, (_, i) => ({ secret: { name: tableSecretName(g.server, i) } })) } },
