@@ -13,13 +13,13 @@ import type { RunningRelay } from './main.ts';
 const SEED = join(ROOT, 'examples/seed');
 
 /** Subjects per mailbox, read by Python's mailbox.mbox (an independent mbox reader). */
-async function mailboxes(store: string, names: string[]): Promise<Record<string, { subject: string; deliveredTo: string }[]>> {
+async function mailboxes(store: string, names: string[]): Promise<Record<string, { subject: string; deliveredTo: string; received: string }[]>> {
   const r = await python(
     `import json, mailbox, os, sys
 out = {}
 for n in sys.argv[2:]:
     p = os.path.join(sys.argv[1], 'mbox', n)
-    out[n] = [{'subject': m['Subject'], 'deliveredTo': m['Delivered-To']} for m in mailbox.mbox(p)] if os.path.exists(p) else []
+    out[n] = [{'subject': m['Subject'], 'deliveredTo': m['Delivered-To'], 'received': m['Received']} for m in mailbox.mbox(p)] if os.path.exists(p) else []
 print(json.dumps(out))`,
     [store, ...names],
   );
@@ -128,6 +128,9 @@ s.quit()`,
     assert.equal(byDelivered('L2 mm'), 'max.muster@example.org');
     assert.equal(byDelivered('L2 catch-all'), 'catchall@example.org');
     assert.equal(byDelivered('L3 max example.net'), 'max@example.net');
+    // the Received: field names the listener that took the mail, as its greeting does
+    assert.match(boxes.max.find((m) => m.subject === 'local root')!.received, /by local\.example\.org \(kubemta\)/);
+    assert.match(boxes.max.find((m) => m.subject === 'L2 mm')!.received, /by post\.example\.org \(kubemta\)/);
     assert.equal(running.relay.queue.list().length, 0, 'nothing left in the queue');
   });
 });

@@ -193,6 +193,27 @@ except smtplib.SMTPDataError as e:
     assert.match(under.stdout, /^250/, under.stdout + under.stderr);
   });
 
+  it('refuses a non-ASCII address unless MAIL FROM declared SMTPUTF8 (553 5.6.7), accepts it when declared', async () => {
+    const r = await python(
+      `import smtplib,ssl,sys
+ctx=ssl.create_default_context(); ctx.check_hostname=False; ctx.verify_mode=ssl.CERT_NONE
+s=smtplib.SMTP('127.0.0.1', int(sys.argv[1])); s.starttls(context=ctx); s.ehlo('py'); s.login('max','demo-password')
+s.mail('max@example.org')
+s.sock.sendall('RCPT TO:<jörg@example.net>\\r\\n'.encode('utf-8')); print(*s.getreply())
+s.rset()
+s.sock.sendall('MAIL FROM:<jörg@example.org>\\r\\n'.encode('utf-8')); print(*s.getreply())
+s.rset()
+print(*s.mail('max@example.org', ['SMTPUTF8']))
+print(*s.rcpt('jörg@example.net'))`,
+      [String(t.port('submission'))],
+    );
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0], /^553 b'5\.6\.7 A non-ASCII address needs MAIL FROM with the SMTPUTF8 parameter/, r.stdout + r.stderr);
+    assert.match(lines[1], /^553 b'5\.6\.7 /);
+    assert.match(lines[2], /^250 /);
+    assert.match(lines[3], /^250 /, r.stdout + r.stderr);
+  });
+
   it('enforces SIZE: declared too big is refused at MAIL, actual too big gets 552 5.3.4 and nothing is queued', async () => {
     const before = await queued();
     const big = 'x'.repeat(100) + '\r\n';

@@ -52,7 +52,7 @@ function serverOptions(relay: Relay, rt: ListenerRuntime): SMTPServerOptions {
   const log = relay.log;
   return {
     name: l.hostname ?? config.hostname,
-    banner: 'kubemta ESMTP',
+    banner: 'kubemta', // smtp-server puts ESMTP before it: "220 <name> ESMTP kubemta"
     secure: l.tls === 'implicit',
     key: pki?.key,
     cert: pki?.cert,

@@ -42,6 +42,7 @@ export const Replies = {
   authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
   authUnavailable: reply(454, '4.7.0', 'Temporary authentication failure'),
   relayDenied: reply(550, '5.7.1', 'Relaying denied'),
+  needsSmtputf8: reply(553, '5.6.7', 'A non-ASCII address needs MAIL FROM with the SMTPUTF8 parameter (RFC 6531)'),
   unknownUser: reply(550, '5.1.1', 'No such user here'),
   badMailbox: reply(553, '5.1.3', 'Recipient address cannot be a mailbox name'),
   routingLoop: reply(550, '5.4.6', 'Routing loop: the recipient\'s aliases lead back to themselves'),

@@ -103,7 +103,7 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
     const incoming = relay.queue.create(envelope);
     const guard = new ContentGuard(maxBytes);
     try {
-      incoming.stream.write(receivedHeader(envelope, session, config.hostname ?? 'localhost'));
+      incoming.stream.write(receivedHeader(envelope, session, lr.cfg.hostname ?? config.hostname ?? 'localhost'));
       stream.pipe(guard);
       await pipeline(guard, incoming.stream);
       if (guard.bare) throw new Refusal(Replies.bareLineEndInData, 'bare-line-end');

@@ -16,7 +16,24 @@ export function onMailFrom(relay: Relay, listener: string) {
     if (session.transaction > relay.snapshot.config.limits.maxMessagesPerSession) {
       throw new Refusal(Replies.tooManyMessages, 'session-messages');
     }
+    if (!isAscii(address.address) && !hasSmtputf8(address)) {
+      throw new Refusal(Replies.needsSmtputf8, 'smtputf8');
+    }
     transaction(session, true);
-    void address;
   };
+}
+
+export function isAscii(s: string): boolean {
+  return /^[\x00-\x7f]*$/.test(s);
+}
+
+/** Whether the transaction's MAIL FROM declared SMTPUTF8 (RFC 6531): non-ASCII recipients need it. */
+export function declaredSmtputf8(session: SMTPServerSession): boolean {
+  const from = session.envelope.mailFrom;
+  return !!from && hasSmtputf8(from);
+}
+
+function hasSmtputf8(address: SMTPServerAddress): boolean {
+  const args = address.args as Record<string, unknown> | false;
+  return !!args && !!args.SMTPUTF8;
 }

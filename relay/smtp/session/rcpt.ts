@@ -5,6 +5,7 @@ import type { ListenerRuntime, Relay } from '../../runtime.ts';
 import { routeKey } from '../../queue/envelope.ts';
 import { Replies } from '../replies.ts';
 import { Refusal } from './once.ts';
+import { declaredSmtputf8, isAscii } from './mail.ts';
 import { transaction } from './transaction.ts';
 
 export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
@@ -15,6 +16,10 @@ export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
     if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
       relay.metrics.refused.inc({ listener, reason: 'recipients' });
       throw new Refusal(Replies.tooManyRecipients, 'recipients');
+    }
+    if (!isAscii(address.address) && !declaredSmtputf8(session)) {
+      relay.metrics.refused.inc({ listener, reason: 'smtputf8' });
+      throw new Refusal(Replies.needsSmtputf8, 'smtputf8');
     }
     const mailFrom = session.envelope.mailFrom;
     const decision = await policy.decide(
