@@ -30,7 +30,8 @@ function table(mails: MailRow[]): string {
   for (const m of mails) {
     for (const r of m.recipients) {
       const state = m.hold ? 'held' : r.status === 'pending' && r.attempts ? `retry ${r.nextAttemptAt ?? 'now'} (${r.attempts} tries: ${r.lastError ?? ''})` : r.status;
-      lines.push(`${m.id} ${m.receivedAt} ${String(m.size).padStart(5)}  ${m.from} -> ${r.rcpt} [${r.route}] ${state}`);
+      const rcpt = r.also?.length ? `${r.rcpt} (also ${r.also.join(', ')})` : r.rcpt;
+      lines.push(`${m.id} ${m.receivedAt} ${String(m.size).padStart(5)}  ${m.from} -> ${rcpt} [${r.route}] ${state}`);
     }
   }
   return lines.join('\n') + '\n';

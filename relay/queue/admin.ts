@@ -12,6 +12,8 @@ export type AdminRequest =
 
 export interface RecipientRow {
   rcpt: string;
+  /** Other RCPTs this copy also stands for. */
+  also?: string[];
   route: string;
   status: string;
   attempts: number;
@@ -57,6 +59,7 @@ export function mailRow(m: QueuedMail): MailRow {
       const s = m.state.recipients[i];
       return {
         rcpt: r.rcpt,
+        ...(r.also?.length ? { also: r.also } : {}),
         route: describeRoute(r.route),
         status: s.status,
         attempts: s.attempts,

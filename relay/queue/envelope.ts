@@ -17,6 +17,8 @@ export interface EnvelopeRecipient {
   rcpt: string;
   /** Where this copy goes, as resolution (rules and tables) decided at RCPT time. */
   route: RecipientRoute;
+  /** Other RCPTs of the same mail that resolved to this same copy (collapsed into one delivery). */
+  also?: string[];
 }
 
 /**

@@ -43,9 +43,15 @@ export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
     const t = transaction(session);
     for (const route of decision.route) {
       const key = routeKey(route);
-      if (t.routes.has(key)) continue;
-      t.routes.add(key);
-      t.recipients.push({ rcpt: address.address, route });
+      const planned = t.routes.get(key);
+      if (planned) {
+        // one copy for both; the queue still says which RCPTs it stands for
+        if (planned.rcpt !== address.address && !planned.also?.includes(address.address)) (planned.also ??= []).push(address.address);
+        continue;
+      }
+      const recipient = { rcpt: address.address, route };
+      t.routes.set(key, recipient);
+      t.recipients.push(recipient);
     }
   };
 }

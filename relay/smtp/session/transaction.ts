@@ -5,7 +5,7 @@ import type { EnvelopeRecipient } from '../../queue/envelope.ts';
 export interface Transaction {
   recipients: EnvelopeRecipient[];
   /** Routes already planned, so duplicates (two RCPTs expanding to one mailbox) collapse to one delivery. */
-  routes: Set<string>;
+  routes: Map<string, EnvelopeRecipient>;
 }
 
 const transactions = new WeakMap<SMTPServerSession, Transaction>();
@@ -14,7 +14,7 @@ const transactions = new WeakMap<SMTPServerSession, Transaction>();
 export function transaction(session: SMTPServerSession, fresh = false): Transaction {
   let t = transactions.get(session);
   if (!t || fresh) {
-    t = { recipients: [], routes: new Set() };
+    t = { recipients: [], routes: new Map() };
     transactions.set(session, t);
   }
   return t;
