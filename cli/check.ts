@@ -1,6 +1,6 @@
 import { configArgs } from './args.ts';
 import { ConfigError, loadConfig } from '../relay/config/load.ts';
-import { loadTables } from '../relay/lookup/tables.ts';
+import { loadTables, TableError } from '../relay/lookup/tables.ts';
 
 export async function checkCommand(argv: string[]): Promise<number> {
   const args = configArgs(argv);
@@ -10,7 +10,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${loaded.file}: ok (${loaded.config.listeners.length} listener(s), ${Object.keys(loaded.config.tables).length} table(s))\n`);
     return 0;
   } catch (err) {
-    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    const problems = err instanceof ConfigError || err instanceof TableError ? err.problems : [(err as Error).message];
     for (const p of problems) process.stdout.write(`${p}\n`);
     return 1;
   }

@@ -97,3 +97,20 @@ test('a 100,000-entry virtual table loads and answers (bench/resolution.ts measu
   assert.equal(v.size, 100_000);
   assert.deepEqual(v.get('USER99999@example.org'), [{ kind: 'user', name: 'mbox499' }]);
 });
+
+test('every bad line of every table is reported at once (kubemta check lists them all)', async () => {
+  await assert.rejects(
+    load(
+      { a: { type: 'aliases', file: 'aliases' }, d: { type: 'domains', file: 'domains' } },
+      { aliases: 'ok: max\nx: |/bin/sh\ny: /tmp/file\nz: :include:/etc/list\n', domains: 'example.org\n..bad\n' },
+    ),
+    (err: Error) => {
+      assert.ok(err instanceof TableError);
+      assert.deepEqual(
+        err.problems.map((p) => p.replace(/^tables\.(\w+): .*?:(\d+): .*$/, '$1:$2')),
+        ['a:2', 'a:3', 'a:4', 'd:2'],
+      );
+      return true;
+    },
+  );
+});

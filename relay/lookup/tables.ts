@@ -10,7 +10,31 @@ import { MappingTable, splitTargets, TableLineError } from './mapping.ts';
 import { parseSrsKeys, Srs } from './srs.ts';
 import { parseTableLines, type TableLine } from './table-file.ts';
 
-export class TableError extends Error {}
+/** Every problem found in the tables, each `tables.<name>: <file>:<line>: <what>`. */
+export class TableError extends Error {
+  readonly problems: string[];
+  constructor(problems: string | string[]) {
+    const list = Array.isArray(problems) ? problems : [problems];
+    super(list.join('\n'));
+    this.problems = list;
+  }
+}
+
+/** Collects a table's bad lines, so that one (re)load or `kubemta check` reports all of them. */
+class Problems {
+  readonly list: string[] = [];
+  private readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  add(where: string, message: string): void {
+    this.list.push(`tables.${this.name}: ${where}: ${message}`);
+  }
+  /** Throws what was collected, if anything. */
+  check(): void {
+    if (this.list.length) throw new TableError(this.list);
+  }
+}
 
 export interface Tables {
   /** user → password hash, per credentials table */
@@ -55,43 +79,52 @@ function fail(name: string, where: string, message: string): never {
 async function loadCredentials(name: string, t: TableConfig): Promise<Map<string, string>> {
   if (Array.isArray(t.entries)) fail(name, `tables.${name}.entries`, 'a credentials table maps user names to hashes');
   const map = new Map<string, string>();
+  const problems = new Problems(name);
   for (const { key, value, where } of await readLines(name, t)) {
-    if (!value) fail(name, where, `user "${key}" has no password hash`);
-    if (hashScheme(value) === 'unknown') fail(name, where, `the hash of "${key}" is neither bcrypt nor $6$/$5$ crypt`);
-    map.set(key, value);
+    if (!value) problems.add(where, `user "${key}" has no password hash`);
+    else if (hashScheme(value) === 'unknown') problems.add(where, `the hash of "${key}" is neither bcrypt nor $6$/$5$ crypt`);
+    else map.set(key, value);
   }
+  problems.check();
   return map;
 }
 
 async function loadMapping(name: string, t: TableConfig & { type: 'aliases' | 'virtual' }): Promise<MappingTable> {
   if (Array.isArray(t.entries)) fail(name, `tables.${name}.entries`, `an ${t.type} table maps keys to targets, not a list`);
   const table = new MappingTable(name, t.type, t.caseSensitive);
+  const problems = new Problems(name);
   for (const { key, value, where } of await readLines(name, t)) {
     try {
       table.set(key, splitTargets(value));
     } catch (err) {
-      if (err instanceof TableLineError) fail(name, where, err.message);
-      throw err;
+      if (!(err instanceof TableLineError)) throw err;
+      problems.add(where, err.message);
     }
   }
+  problems.check();
   return table;
 }
 
 /** Domain and network lists: one entry per line; anything after it is a mistake (OpenSMTPD refuses it too). */
 async function loadList(name: string, t: TableConfig, add: (entry: string) => void): Promise<void> {
+  const problems = new Problems(name);
   for (const { key, value, where } of await readLines(name, t)) {
-    if (value) fail(name, where, `"${key} ${value}": a ${t.type} table holds one entry per line`);
+    if (value) {
+      problems.add(where, `"${key} ${value}": a ${t.type} table holds one entry per line`);
+      continue;
+    }
     try {
       add(key);
     } catch (err) {
-      fail(name, where, (err as Error).message);
+      problems.add(where, (err as Error).message);
     }
   }
+  problems.check();
 }
 
 export async function loadTables(config: Config): Promise<Tables> {
   const tables: Tables = { credentials: new Map(), mappings: new Map(), domains: new Map(), networks: new Map() };
-  await Promise.all(
+  const loads = await Promise.allSettled(
     Object.entries(config.tables).map(async ([name, t]) => {
       switch (t.type) {
         case 'credentials':
@@ -119,6 +152,12 @@ export async function loadTables(config: Config): Promise<Tables> {
       }
     }),
   );
+  const failed = loads.flatMap((l) => (l.status === 'rejected' ? [l.reason as Error] : []));
+  if (failed.length) {
+    const others = failed.find((e) => !(e instanceof TableError));
+    if (others) throw others;
+    throw new TableError(failed.flatMap((e) => (e as TableError).problems));
+  }
   const srs = config.outbound.srs;
   if (srs) {
     const text = await readFile(srs.keyFile, 'utf8').catch((err: Error) => {
