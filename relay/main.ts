@@ -70,7 +70,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
   scheduler.start();
 
   let reloading: Promise<boolean> | undefined;
-  const doReload = async (): Promise<boolean> => {
+  const doReload = async (changed?: string[]): Promise<boolean> => {
     try {
       const next = loadConfig(file, opts.sets);
       const snap = await buildSnapshot(next);
@@ -91,19 +91,20 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
       result.ports = portsOf(listeners);
       await watcher.watch([next.file, ...next.watched]);
       metrics.reloads.inc({ result: 'ok' });
-      log.info({ listeners: listeners.length, pki: [...snap.pki.entries.keys()] }, 'config reloaded');
+      log.info({ changed: changed ?? 'SIGHUP', listeners: listeners.length, pki: [...snap.pki.entries.keys()] }, 'config reloaded');
       return true;
     } catch (err) {
       metrics.reloads.inc({ result: 'refused' });
-      log.error({ err: (err as Error).message }, 'new config refused; the previous one keeps serving');
+      log.error({ changed: changed ?? 'SIGHUP', err: (err as Error).message }, 'new config refused; the previous one keeps serving');
       return false;
     }
   };
-  const reload = (): Promise<boolean> => {
-    reloading = (reloading ?? Promise.resolve(true)).then(doReload, doReload);
+  const reload = (changed?: string[]): Promise<boolean> => {
+    const run = () => doReload(changed);
+    reloading = (reloading ?? Promise.resolve(true)).then(run, run);
     return reloading;
   };
-  const watcher = new FileWatcher(() => void reload());
+  const watcher = new FileWatcher((changed) => void reload(changed));
   await watcher.watch([loaded.file, ...loaded.watched]);
 
   const portsOf = (ls: RunningListener[]) => Object.fromEntries(ls.map((l) => [l.runtime.name, l.port]));

@@ -10,8 +10,14 @@ export interface Address {
 
 export function parseAddress(address: string): Address {
   const at = address.lastIndexOf('@');
-  if (at < 0) return { local: address, domain: '' };
-  return { local: address.slice(0, at), domain: normalizeDomain(address.slice(at + 1)) };
+  if (at < 0) return { local: unquote(address), domain: '' };
+  return { local: unquote(address.slice(0, at)), domain: normalizeDomain(address.slice(at + 1)) };
+}
+
+/** `"max"` is `max` (RFC 5321 4.1.2: a quoted string that needs no quotes is the same local part). */
+function unquote(local: string): string {
+  const m = /^"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"$/.exec(local);
+  return m ? m[1] : local;
 }
 
 export function formatAddress(a: Address): string {

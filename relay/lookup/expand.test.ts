@@ -89,6 +89,8 @@ test('case: domains and (by default) local parts compare case-insensitively; a c
   const r = await seed();
   assert.deepEqual(where(await r('Max.Muster@EXAMPLE.org')), ['mbox:max']);
   assert.deepEqual(where(await r('MAX@Mail.Example.COM')), ['mbox:max']);
+  assert.deepEqual(where(await r('"max"@example.net')), ['mbox:max'], 'a quoted local part that needs no quotes is the same');
+  assert.deepEqual(where(await r('"max muster"@example.net')), '550 5.1.1');
   const cs = await policyOf({
     tables: { v: { type: 'virtual', caseSensitive: true, entries: { 'Ann@example.test': 'ann', 'ann@example.test': 'other' } } },
     rules: [{ from: 'any', for: { domain: 'example.test' }, virtual: 'v', action: 'mbox' }],

@@ -100,6 +100,9 @@ describe('relay/ops reload', () => {
     r.child.kill('SIGHUP');
     await until(async () => /^250-three\.test/.test(await greet()));
     assert.match(r.log(), /config reloaded/);
+    // the log line says what changed: the file behind the swapped ..data link, then the signal
+    assert.match(r.log(), /"changed":\["[^"]*relay\.yaml"\][^\n]*"msg":"config reloaded"/);
+    assert.match(r.log(), /"changed":"SIGHUP"[^\n]*"msg":"config reloaded"/);
     } finally {
       r.child.kill('SIGTERM');
       await new Promise((res) => r.child.once('exit', res));

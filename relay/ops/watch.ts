@@ -11,21 +11,29 @@ export class FileWatcher {
   private timer: NodeJS.Timeout | undefined;
   private fingerprint = '';
   private files: string[] = [];
-  private readonly onChange: () => void;
+  private readonly onChange: (changed: string[]) => void;
   private readonly debounceMs: number;
 
-  constructor(onChange: () => void, debounceMs = 300) {
+  constructor(onChange: (changed: string[]) => void, debounceMs = 300) {
     this.onChange = onChange;
     this.debounceMs = debounceMs;
   }
 
+  /** Per-file content hashes, joined; a missing file has a hash of its own. */
   static async fingerprintOf(files: string[]): Promise<string> {
-    const h = createHash('sha256');
+    const parts: string[] = [];
     for (const f of files) {
-      h.update(f);
+      const h = createHash('sha256');
       h.update(await readFile(f).catch(() => Buffer.from('\0missing')));
+      parts.push(`${f}\0${h.digest('hex')}`);
     }
-    return h.digest('hex');
+    return parts.join('\n');
+  }
+
+  /** The files whose content differs between two fingerprints (for the reload's log line). */
+  static changedFiles(before: string, after: string): string[] {
+    const old = new Set(before.split('\n'));
+    return after.split('\n').filter((p) => p && !old.has(p)).map((p) => p.slice(0, p.indexOf('\0')));
   }
 
   /** (Re)targets the watch; `files` is what the config now refers to, config file first. */
@@ -53,8 +61,9 @@ export class FileWatcher {
     this.timer = setTimeout(async () => {
       const fp = await FileWatcher.fingerprintOf(this.files);
       if (fp !== this.fingerprint) {
+        const changed = FileWatcher.changedFiles(this.fingerprint, fp);
         this.fingerprint = fp;
-        this.onChange();
+        this.onChange(changed);
       }
     }, this.debounceMs);
     this.timer.unref();
