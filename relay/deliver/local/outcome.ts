@@ -18,6 +18,8 @@ const BY_CODE: Record<string, [status: string, text: string]> = {
   EFTYPE: ['4.2.0', 'is not a regular file'],
   ENXIO: ['4.2.0', 'is not a regular file'],
   EIO: ['4.3.0', 'I/O error'],
+  // mkdir of the mailbox's directory met a file of that name (recursive mkdir reports EEXIST)
+  EEXIST: ['4.2.0', 'a file stands where its directory should be'],
 };
 
 /** `where` names the mailbox, e.g. `mbox "max"`. */
