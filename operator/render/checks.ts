@@ -9,6 +9,7 @@ import type { VirtualUser } from '../api/virtualuser.ts';
 import { hashScheme } from '../../relay/auth/hash.ts';
 import { parseTableLines } from '../../relay/lookup/table-file.ts';
 import { parseSrsKeys } from '../../relay/lookup/srs.ts';
+import { algorithmOf } from '../../relay/deliver/dkim.ts';
 import { isLoopback } from '../api/validate.ts';
 import { Reasons, type Kind, type Reason, type RenderOptions, type SecretData } from './snapshot.ts';
 
@@ -107,6 +108,33 @@ const serverSrsKeyValid: Check = (g) => {
   if (!file) return [{ ...at, reason: Reasons.SecretNotFound, message: `spec.outbound.srs.keySecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
   const problem = srsKeyProblem(file.toString('utf8')); // never the content
   return problem ? [{ ...at, reason: Reasons.InvalidSpec, message: `spec.outbound.srs.keySecretRef: Secret "${ref.name}" key "${ref.key}" ${problem}` }] : [];
+};
+
+/** The smarthost password and DKIM keys the pod mounts: present, and a DKIM key the relay can sign with. */
+const serverOutboundSecrets: Check = (g) => {
+  const out = g.server.spec.outbound;
+  const at = { kind: 'MailServer' as const, name: g.server.metadata.name };
+  const problems: Violation[] = [];
+  const missing = (field: string, ref: { name: string; key: string }) =>
+    problems.push({ ...at, reason: Reasons.SecretNotFound, message: `${field}: no Secret "${ref.name}" with key "${ref.key}"` });
+  const pw = out.smarthostAuth?.passwordSecretRef;
+  if (pw && !secretKey(g, pw) && g.options.requirePkiSecrets) missing('spec.outbound.smarthostAuth.passwordSecretRef', pw);
+  (out.dkim ?? []).forEach((k, i) => {
+    const field = `spec.outbound.dkim[${i}].privateKeySecretRef`;
+    const pem = secretKey(g, k.privateKeySecretRef);
+    if (!pem) {
+      if (g.options.requirePkiSecrets) missing(field, k.privateKeySecretRef);
+      return;
+    }
+    try {
+      algorithmOf(pem.toString('utf8'));
+    } catch (err) {
+      // the reason, never the key
+      const why = /RSA or Ed25519/.test((err as Error).message) ? (err as Error).message : 'not a PEM private key';
+      problems.push({ ...at, reason: Reasons.InvalidSpec, message: `${field}: Secret "${k.privateKeySecretRef.name}" key "${k.privateKeySecretRef.key}": ${why}` });
+    }
+  });
+  return problems;
 };
 
 const listenerPortsUnique: Check = (g) => {
@@ -217,6 +245,7 @@ const usernamesUnique: Check = (g) => {
 
 export const checks: Check[] = [
   serverSrsKeyValid,
+  serverOutboundSecrets,
   listenerPkiExists,
   listenerCredentialsExist,
   listenerPortsUnique,

@@ -25,7 +25,11 @@ export interface Snapshot {
 }
 
 export interface RenderOptions {
-  /** Listeners whose PkiCert has no Secret yet hold the server (a pod would wait for the volume). Off for offline render. */
+  /**
+   * Secrets the relay pod mounts must exist (a PkiCert's, the smarthost password, DKIM keys): a missing
+   * one holds the server, since a pod would wait for its volume. Off for offline render, where Secrets are
+   * often kept out of the files. (The SRS key is always checked: the relay cannot start without it.)
+   */
   requirePkiSecrets: boolean;
   /** Largest data size of one table Secret; the API server's limit is 1 MiB. */
   shardBytes: number;
