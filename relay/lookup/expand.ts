@@ -1,5 +1,5 @@
-// Recipient resolution with OpenSMTPD's expansion semantics, done at RCPT time so that every refusal is an
-// SMTP reply and nothing is bounced later:
+// Recipient resolution with OpenSMTPD's expansion semantics, done at RCPT time so that every refusal the
+// relay can know of is an SMTP reply, not a bounce later (only a forward's next hop can still refuse):
 //
 // - The first rule whose source and domain match decides. Without one: 550 5.7.1 (never an open relay).
 // - A rule's virtual table is tried with the full address, (with sub-addressing) the address without its
@@ -89,7 +89,7 @@ export class Resolver {
     const rule = this.match(ctx, addr, false);
     if (!rule) return { kind: 'reject', reply: Replies.relayDenied };
     if (rule.reject) return { kind: 'reject', reply: rule.reject };
-    const walk: Walk = { ctx, rcpt: rcpt.toLowerCase(), seen: new Set(), routes: [], loop: false, nodes: 0 };
+    const walk: Walk = { ctx, rcpt: formatAddress(addr).toLowerCase(), seen: new Set(), routes: [], loop: false, nodes: 0 };
     try {
       this.expandAddress(walk, addr, rule, 0);
     } catch (err) {
