@@ -105,7 +105,10 @@ const serverSrsKeyValid: Check = (g) => {
   const at = { kind: 'MailServer' as const, name: g.server.metadata.name };
   const file = secretKey(g, ref);
   // a missing Secret would leave the pod waiting for its volume; a bad key file would fail the relay's reload
-  if (!file) return [{ ...at, reason: Reasons.SecretNotFound, message: `spec.outbound.srs.keySecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+  if (!file) {
+    if (!g.options.requirePkiSecrets) return [];
+    return [{ ...at, reason: Reasons.SecretNotFound, message: `spec.outbound.srs.keySecretRef: no Secret "${ref.name}" with key "${ref.key}"` }];
+  }
   const problem = srsKeyProblem(file.toString('utf8')); // never the content
   return problem ? [{ ...at, reason: Reasons.InvalidSpec, message: `spec.outbound.srs.keySecretRef: Secret "${ref.name}" key "${ref.key}" ${problem}` }] : [];
 };

@@ -26,9 +26,9 @@ export interface Snapshot {
 
 export interface RenderOptions {
   /**
-   * Secrets the relay pod mounts must exist (a PkiCert's, the smarthost password, DKIM keys): a missing
-   * one holds the server, since a pod would wait for its volume. Off for offline render, where Secrets are
-   * often kept out of the files. (The SRS key is always checked: the relay cannot start without it.)
+   * Secrets the relay pod mounts must exist (a PkiCert's, the smarthost password, DKIM and SRS keys): a
+   * missing one holds the server, since a pod would wait for its volume. Off for offline render, where
+   * Secrets are often kept out of the files; a Secret that is there is still checked.
    */
   requirePkiSecrets: boolean;
   /** Largest data size of one table Secret; the API server's limit is 1 MiB. */

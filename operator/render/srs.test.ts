@@ -3,6 +3,7 @@
 // holding the server with the field named (never the key), the pod-hash and the volume nudge's hash.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +31,12 @@ function withSrs(srs: Any = {}, keys: string | null = `${KEY}\n`, f: (s: Snapsho
   return s;
 }
 
+/** Rendered as the operator does it (Secrets the pod mounts must exist), with the PkiCerts' Secrets issued. */
 function only(s: Snapshot): { out: ReturnType<typeof render>; server: ServerRender } {
-  const out = render(s);
+  for (const name of ['post-tls', 'mail-tls']) {
+    if (!s.secrets.some((x) => x.metadata.name === name)) s.secrets.push({ metadata: { name }, data: { 'tls.crt': Buffer.from('x'), 'tls.key': Buffer.from('x') } });
+  }
+  const out = render(s, { requirePkiSecrets: true });
   assert.equal(out.servers.length, 1);
   return { out, server: out.servers[0] };
 }
@@ -82,6 +87,8 @@ describe('operator/render: spec.outbound.srs', () => {
     const { server } = only(withSrs({ keySecretRef: { name: 'srs', key: 'custom' } }, null, (s) => {
       s.secrets.push({ metadata: { name: 'srs' }, data: { custom: Buffer.from(KEY) } });
       s.mailServers[0].spec.outbound.dkim = [{ domain: 'example.org', selector: 's1', privateKeySecretRef: { name: 'dkim', key: 'private.key' } }];
+      const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' });
+      s.secrets.push({ metadata: { name: 'dkim' }, data: { 'private.key': Buffer.from(pem) } });
     }));
     assert.equal(server.held, false, server.problems.join('; '));
     const t = podSpecOf(server);
@@ -110,6 +117,11 @@ describe('operator/render: spec.outbound.srs', () => {
       assert.ok(!said.includes('short-secret') && !said.includes(KEY));
     });
   }
+
+  it('offline render (kubemta render -f, Secrets often kept out of the files) does not hold for a missing Secret', () => {
+    const out = render(withSrs({}, null));
+    assert.equal(out.servers[0].held, false, out.servers[0].problems.join('; '));
+  });
 
   it('refuses a wildcard or malformed domain by schema', () => {
     const out = render(withSrs({ domain: '*.example.org' }));
