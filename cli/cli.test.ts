@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { baseConfig, KUBEMTA, run, spawnRelay, swaks, tempDir, writeConfig } from '../test/harness.ts';
+import { baseConfig, exited, KUBEMTA, run, spawnRelay, swaks, tempDir, writeConfig } from '../test/harness.ts';
 import { verifyPassword } from '../relay/auth/hash.ts';
 
 describe('cli', () => {
@@ -50,7 +50,7 @@ describe('cli', () => {
       assert.equal((await q('release', id)).stdout.trim(), `released ${id}`);
       assert.equal((await q('show', 'ffffffffffffffffffff')).code, 1);
       r.child.kill('SIGTERM');
-      await new Promise((res) => r.child.once('exit', res));
+      await exited(r.child);
       // offline: the same commands on the files
       const rows = JSON.parse((await q('ls', '--json')).stdout) as { id: string }[];
       assert.deepEqual(rows.map((m) => m.id), [id]);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { baseConfig, run, spawnRelay, swaks, tempDir, writeConfig, startTestRelay } from '../test/harness.ts';
+import { baseConfig, exited, run, spawnRelay, swaks, tempDir, writeConfig, startTestRelay } from '../test/harness.ts';
 import { hashPassword } from './auth/hash.ts';
 
 async function submissionConfig(extra: Record<string, unknown> = {}) {
@@ -53,7 +53,7 @@ describe('relay durability', () => {
     first.child.kill('SIGKILL');
     stop = true;
     await Promise.all(senders);
-    await new Promise((r) => first.child.once('exit', r));
+    await exited(first.child);
     const second = await spawnRelay(file);
     const ls = await run(join(process.cwd(), 'bin', 'kubemta'), ['queue', 'ls', '--json', '--config', file]);
     second.child.kill('SIGTERM');
@@ -65,7 +65,7 @@ describe('relay durability', () => {
     assert.deepEqual(await readdir(join(dir, 'queue', 'incoming')), []);
     const recovered = /"msg":"queue recovered"/.test(second.log()) ? JSON.parse(second.log().split('\n').find((l) => l.includes('queue recovered'))!) : {};
     console.log(`kill -9 burst: acknowledged ${acknowledged.size}, in queue after restart ${inQueue.size}, lost 0, incomplete removed ${recovered.removedIncomplete}, client errors ${failures}`);
-    await new Promise((r) => second.child.once('exit', r));
+    await exited(second.child);
     await cleanup();
   });
 

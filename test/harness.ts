@@ -176,6 +176,12 @@ export class RawSmtp {
   }
 }
 
+/** Resolves once the child has exited, also when it already has (a late 'exit' listener would wait forever). */
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
 /** Starts `kubemta relay` as a child process and waits until it logs that every listener is up. */
 export async function spawnRelay(file: string, sets: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
   const child = spawn(KUBEMTA, ['relay', '--config', file, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import * as yaml from 'js-yaml';
 import { generate } from 'selfsigned';
-import { baseConfig, RawSmtp, spawnRelay, startTestRelay, tempDir, writeConfig } from '../../test/harness.ts';
+import { baseConfig, exited, RawSmtp, spawnRelay, startTestRelay, tempDir, writeConfig } from '../../test/harness.ts';
 
 async function until(cond: () => Promise<boolean> | boolean, ms = 8000): Promise<void> {
   const end = Date.now() + ms;
@@ -105,7 +105,7 @@ describe('relay/ops reload', () => {
     assert.match(r.log(), /"changed":"SIGHUP"[^\n]*"msg":"config reloaded"/);
     } finally {
       r.child.kill('SIGTERM');
-      await new Promise((res) => r.child.once('exit', res));
+      await exited(r.child);
     }
     void readFile;
     await cleanup();
