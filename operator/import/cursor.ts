@@ -3,6 +3,7 @@
 import { ImportSyntaxError } from './findings.ts';
 import type { Ref } from './model.ts';
 import type { Statement, Token } from './tokenizer.ts';
+import { delaySeconds } from './units.ts';
 
 export class Cursor {
   private i = 0;
@@ -68,6 +69,14 @@ export class Cursor {
     const t = this.value(what);
     if (!/^\d+$/.test(t.text)) throw this.error(t, `expected ${what} (a number), found "${t.text}"`);
     return Number(t.text);
+  }
+
+  /** A delay (`4d`): its seconds and the token, for positions. */
+  delay(): { seconds: number; token: Token } {
+    const token = this.value('a delay (4d)');
+    const seconds = delaySeconds(token.text);
+    if (seconds === undefined) throw this.error(token, `invalid delay "${token.text}"`);
+    return { seconds, token };
   }
 
   /** `<name>`, a single value, or `{ a, b }` / `{ k = v, … }`. */

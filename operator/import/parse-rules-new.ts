@@ -7,7 +7,6 @@
 import { refText, type Cursor } from './cursor.ts';
 import type { Findings } from './findings.ts';
 import type { ActionDecl, ForCondition, FromCondition, RuleDecl, SmtpdConf } from './model.ts';
-import { delaySeconds } from './units.ts';
 
 /** Relay options without a kubemta equivalent, and how many arguments each takes. */
 const RELAY_DROPPED: Record<string, { args: number; reason: string }> = {
@@ -80,11 +79,8 @@ function parseActionOptions(c: Cursor, a: ActionDecl, findings: Findings): void 
     const word = t.kind === 'word' ? t.text : '';
     if (word === 'alias') a.alias = c.ref('an aliases table');
     else if (word === 'virtual') a.virtual = c.ref('a virtual table');
-    else if (word === 'ttl') {
-      const d = c.value('a delay (4d)');
-      a.ttlSeconds = delaySeconds(d.text);
-      if (a.ttlSeconds === undefined) throw c.error(d, `invalid delay "${d.text}"`);
-    } else if (LOCAL_DROPPED[word]) {
+    else if (word === 'ttl') a.ttlSeconds = c.delay().seconds;
+    else if (LOCAL_DROPPED[word]) {
       findings.dropped(t, `${word} ${refText(c.ref('a value'))}`, LOCAL_DROPPED[word]);
     } else if (a.method === 'relay' && word === 'host') a.relay.host = c.value('a relay URL').text;
     else if (a.method === 'relay' && word === 'auth') a.relay.auth = c.ref('a credentials table');

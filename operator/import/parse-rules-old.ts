@@ -8,7 +8,6 @@ import { refText, type Cursor } from './cursor.ts';
 import type { Findings } from './findings.ts';
 import type { Condition, ForCondition, FromCondition, RuleDecl } from './model.ts';
 import { newAction } from './parse-rules-new.ts';
-import { delaySeconds } from './units.ts';
 
 const RELAY_DROPPED: Record<string, string> = {
   as: 'the envelope sender is never rewritten',
@@ -111,12 +110,9 @@ export function parseAccept(c: Cursor, findings: Findings): RuleDecl {
         if (action.method !== 'relay') throw c.error(t, '"verify" here needs "relay via" first');
         action.relay.tls = 'verify';
         break;
-      case 'expire': {
-        const d = c.value('a delay (4d)');
-        action.ttlSeconds = delaySeconds(d.text);
-        if (action.ttlSeconds === undefined) throw c.error(d, `invalid delay "${d.text}"`);
+      case 'expire':
+        action.ttlSeconds = c.delay().seconds;
         break;
-      }
       case 'forward-only':
         action.method = 'forward-only';
         break;

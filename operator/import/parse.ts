@@ -9,7 +9,7 @@ import { parseListen } from './parse-listen.ts';
 import { parseAction, parseMatch } from './parse-rules-new.ts';
 import { parseAccept } from './parse-rules-old.ts';
 import { tokenize } from './tokenizer.ts';
-import { delaySeconds, sizeBytes } from './units.ts';
+import { sizeBytes } from './units.ts';
 
 type Handler = (c: Cursor, conf: SmtpdConf, findings: Findings) => void;
 
@@ -113,10 +113,8 @@ function setMaxSize(c: Cursor, conf: SmtpdConf): void {
 }
 
 function setTtl(c: Cursor, conf: SmtpdConf): void {
-  const v = c.value('a delay (4d)');
-  const n = delaySeconds(v.text);
-  if (n === undefined) throw c.error(v, `invalid delay "${v.text}"`);
-  conf.queueTtlSeconds = { value: n, line: v.line, col: v.col };
+  const { seconds, token } = c.delay();
+  conf.queueTtlSeconds = { value: seconds, line: token.line, col: token.col };
   c.end();
 }
 
@@ -131,10 +129,7 @@ function parseSrs(c: Cursor, conf: SmtpdConf): void {
     if (!v.text) throw c.error(v, 'an empty SRS key');
     srs[backup ? 'backup' : 'key'] = { value: v.text, line: start.line, col: start.col };
   } else if (t.text === 'ttl') {
-    const v = c.value('a delay (4d)');
-    const n = delaySeconds(v.text);
-    if (n === undefined) throw c.error(v, `invalid delay "${v.text}"`);
-    srs.ttl = { seconds: n, line: start.line, col: start.col };
+    srs.ttl = { seconds: c.delay().seconds, line: start.line, col: start.col };
   } else throw c.error(t, `unknown srs option "${t.text}"`);
   c.end();
 }
