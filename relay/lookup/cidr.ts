@@ -25,12 +25,14 @@ export function plainAddress(address: string): string {
 
 export class NetworkList {
   private readonly list = new BlockList();
-  constructor(networks: string[]) {
-    for (const n of networks) {
-      const c = parseCidr(n);
-      if (!c) throw new Error(`not an address or CIDR: ${n}`);
-      this.list.addSubnet(c.address, c.prefix, c.family);
-    }
+  constructor(networks: string[] = []) {
+    for (const n of networks) this.add(n);
+  }
+  /** Throws on what is not an address or CIDR. */
+  add(network: string): void {
+    const c = parseCidr(network);
+    if (!c) throw new Error(`"${network}" is not an address or CIDR`);
+    this.list.addSubnet(c.address, c.prefix, c.family);
   }
   has(address: string): boolean {
     const a = plainAddress(address);

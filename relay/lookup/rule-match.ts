@@ -4,7 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import type { ActionConfig, Config, RuleConfig } from '../config/schema.ts';
 import { reply, type SmtpReply } from '../smtp/replies.ts';
 import { NetworkList } from './cidr.ts';
-import { DomainSet, normalizeDomain } from './domains.ts';
+import { DomainSet } from './domains.ts';
 import type { MappingTable } from './mapping.ts';
 import type { RecipientContext } from './policy.ts';
 import type { Tables } from './tables.ts';
@@ -66,7 +66,7 @@ function domainMatcher(rule: RuleConfig, tables: Tables, local: DomainSet): (dom
     return (d) => set.has(d);
   }
   const set = new DomainSet();
-  for (const d of Array.isArray(f.domain) ? f.domain : [f.domain]) set.add(normalizeDomain(d));
+  for (const d of Array.isArray(f.domain) ? f.domain : [f.domain]) set.add(d);
   return (d) => set.has(d);
 }
 

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Config, TableConfig } from '../config/schema.ts';
 import { hashScheme } from '../auth/hash.ts';
-import { NetworkList, parseCidr } from './cidr.ts';
+import { NetworkList } from './cidr.ts';
 import { DomainSet } from './domains.ts';
 import { MappingTable, splitTargets, TableLineError } from './mapping.ts';
 import { parseSrsKeys, Srs } from './srs.ts';
@@ -141,12 +141,9 @@ export async function loadTables(config: Config): Promise<Tables> {
           break;
         }
         case 'networks': {
-          const cidrs: string[] = [];
-          await loadList(name, t, (n) => {
-            if (!parseCidr(n)) throw new Error(`"${n}" is not an address or CIDR`);
-            cidrs.push(n);
-          });
-          tables.networks.set(name, new NetworkList(cidrs));
+          const list = new NetworkList();
+          await loadList(name, t, (n) => list.add(n));
+          tables.networks.set(name, list);
           break;
         }
       }

@@ -12,7 +12,7 @@ import type { ActionConfig } from '../../config/schema.ts';
 import type { Logger } from '../../ops/log.ts';
 import type { QueuedMail } from '../../queue/fs.ts';
 import type { DeliveryAgent, DeliveryOutcome } from '../../scheduler/scheduler.ts';
-import type { SmtpError } from '../smtp/client.ts';
+import { phase, type SmtpError } from '../smtp/client.ts';
 import { deferAll, outcomesOfError, outcomesOfSuccess, type RcptIndex } from '../smtp/outcome.ts';
 import type { LocalHost } from './agent.ts';
 
@@ -109,18 +109,7 @@ async function open(action: LmtpAction, t: Timeouts): Promise<SMTPConnection> {
   }
   const conn = new SMTPConnection(options);
   conn.on('error', () => {}); // errors reach the pending callback; after the transaction, nothing waits
-  await new Promise<void>((resolve, reject) => {
-    // a failing connect may only emit 'error' or 'end' (client.ts has the same guard)
-    const fail = (err: Error) => reject(err);
-    const ended = () => reject(new Error('connection closed'));
-    conn.once('error', fail);
-    conn.once('end', ended);
-    conn.connect((err?: Error | null) => {
-      conn.off('error', fail);
-      conn.off('end', ended);
-      if (err) reject(err);
-      else resolve();
-    });
-  });
+  // a failing connect may only emit 'error' or 'end': phase() settles on either, as for onward SMTP
+  await phase(conn, (done) => conn.connect(done));
   return conn;
 }

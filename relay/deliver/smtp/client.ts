@@ -157,7 +157,7 @@ export class SmtpClient implements Pooled {
  * Runs one step whose callback SMTPConnection may never call: a failing connection emits 'error' (or
  * just ends) instead, so either settles the step.
  */
-function phase(conn: SMTPConnection, step: (done: (err?: Error | null) => void) => void): Promise<void> {
+export function phase(conn: SMTPConnection, step: (done: (err?: Error | null) => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => settle(err);
     const onEnd = () => settle(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }));
