@@ -2,12 +2,15 @@
 // `for domain …` → a MailDomain (delivery, users from the virtual table, catch-all), in rule order by
 // priority; `for any … relay` → MailServer.spec.outbound (relayFrom: tags, authenticated, networks;
 // smarthost). kubemta's rule shapes are fixed, so every condition they cannot hold drops the rule, reported.
+import { DomainPattern } from '../api/fields.ts';
 import type { Ctx } from './context.ts';
 import { deliverableTargets, usersToCrs } from './crs-users.ts';
 import type { ActionDecl, RuleDecl } from './model.ts';
-import { DOMAIN_PATTERN, relayHost, relayOutbound, type Outbound } from './outbound.ts';
+import { relayHost, relayOutbound, type Outbound } from './outbound.ts';
 
 const LOOPBACK_NETS = ['127.0.0.0/8', '::1/128'];
+/** A domain name or OpenSMTPD wildcard pattern, as the MailDomain schema takes it. */
+const DOMAIN_PATTERN = new RegExp(DomainPattern().pattern!);
 
 export interface RulesResult {
   local?: { delivery: 'mbox' | 'maildir'; aliases?: Record<string, string[]> };

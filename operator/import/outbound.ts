@@ -7,9 +7,6 @@ import { SRS_MIN_KEY_LENGTH } from '../render/checks.ts';
 import type { Ctx } from './context.ts';
 import type { ActionDecl } from './model.ts';
 
-/** A domain name or OpenSMTPD wildcard pattern, as the MailDomain schema takes it. */
-export const DOMAIN_PATTERN = /^(\*|[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)(\.(\*|[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?))*$/;
-
 export interface Outbound {
   relayFrom: { authenticated: boolean; tags?: string[]; networks?: string[] };
   smarthost?: string;
