@@ -7,7 +7,7 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { baseConfig, python, ROOT, startTestRelay, swaks, tempDir } from '../test/harness.ts';
-import { startSink } from '../test/smtp-sink.ts';
+import { startSink, until } from '../test/smtp-sink.ts';
 import type { RunningRelay } from './main.ts';
 
 const SEED = join(ROOT, 'examples/seed');
@@ -153,8 +153,7 @@ describe('Listing 2 alone: the forward to moritz@example.net leaves the relay', 
     try {
       const r = await swaks(t.port('plain'), ['--from', 'sender@outside.test', '--to', 'moritz@example.org,mm@example.org', '--header', 'Subject: forward']);
       assert.equal(r.code, 0, r.transcript);
-      const deadline = Date.now() + 15_000;
-      while (sink.received.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      await until(() => sink.received.length > 0, 15_000, 'the forwarded copy');
       assert.equal(sink.received.length, 1);
       assert.deepEqual(sink.received[0].to, ['moritz@example.net']);
       assert.equal(sink.received[0].from, 'sender@outside.test');
