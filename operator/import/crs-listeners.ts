@@ -3,6 +3,8 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hashScheme } from '../../relay/auth/hash.ts';
+import type { Listener } from '../api/listener.ts';
+import { containerPortOf } from '../render/checks.ts';
 import type { Ctx } from './context.ts';
 import { ImportError } from './findings.ts';
 import type { ListenDecl, PkiDecl } from './model.ts';
@@ -15,11 +17,6 @@ interface Placed {
 }
 
 const LOOPBACK_NOTE = 'mail from localhost: clients in the pod';
-
-/** The port the relay binds in the pod, as render's containerPortOf defaults it. */
-function containerPortOf(l: { spec: { port: number } }): number {
-  return l.spec.port < 1024 ? l.spec.port + 10000 : l.spec.port;
-}
 
 /** Where each listener binds. `listen on inet4 …` has no interface (the seed's Listing 1): all addresses,
  * unless an earlier listener already holds that port on all of them, which leaves loopback. */
@@ -151,7 +148,7 @@ export function listenersToCrs(ctx: Ctx, server: string, serverHostname: string)
       spec.proxyProtocol = { trustedNetworks: ['0.0.0.0/0', '::/0'] };
       ctx.findings.changed(l, 'proxy-v2', 'every peer may send a PROXY header, as in OpenSMTPD; narrow spec.proxyProtocol.trustedNetworks to the load balancers');
     }
-    let cp = containerPortOf({ spec: { port: p.port } });
+    let cp = containerPortOf({ spec: { port: p.port } } as Listener); // the port the relay binds in the pod, as render defaults it
     if (containerPorts.has(cp)) {
       while (containerPorts.has(cp)) cp++;
       spec.containerPort = cp;
