@@ -2,12 +2,14 @@
 // catch-all. `user@domain` keys become addresses, bare `user` keys local parts (every domain of the
 // MailDomain), `@domain` and `@` catch-alls. Targets that are commands, files, includes or error codes are
 // reported and left out.
+import { Target } from '../api/fields.ts';
 import { domainMatches } from '../render/checks.ts';
 import type { Ctx } from './context.ts';
 import type { Ref } from './model.ts';
 import { targets, type TableData } from './tables.ts';
 
-const TARGET = /^[^\s,:]+$/;
+/** A mailbox or forward target, as the VirtualUser schema takes it. */
+const TARGET = new RegExp(Target().pattern!);
 
 /** Keeps the targets kubemta can deliver to; reports the others. */
 export function deliverableTargets(ctx: Ctx, data: TableData, key: string, value: string, line: number): string[] {
