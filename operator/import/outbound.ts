@@ -3,7 +3,7 @@
 // → smarthostAuth with a Secret for the password; `helo` → heloName. One outbound per MailServer: the
 // first relay action's settings win, differing later ones are reported. `srs key` (and `srs key backup`,
 // `srs ttl`) → outbound.srs with a Secret holding the keys, the primary first.
-import { SRS_MIN_KEY_LENGTH } from '../render/checks.ts';
+import { SRS_MIN_KEY_LENGTH } from '../../relay/lookup/srs.ts';
 import type { Ctx } from './context.ts';
 import type { ActionDecl } from './model.ts';
 

@@ -8,7 +8,7 @@ import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { hashScheme } from '../../relay/auth/hash.ts';
 import { parseTableLines } from '../../relay/lookup/table-file.ts';
-import { parseSrsKeys } from '../../relay/lookup/srs.ts';
+import { parseSrsKeys, SRS_MIN_KEY_LENGTH } from '../../relay/lookup/srs.ts';
 import { algorithmOf } from '../../relay/deliver/dkim.ts';
 import { isLoopback } from '../api/validate.ts';
 import { Reasons, type Kind, type Reason, type RenderOptions, type SecretData } from './snapshot.ts';
@@ -83,9 +83,6 @@ const listenerCredentialsExist: Check = (g) =>
     if (!bad.length) return [];
     return [{ kind: 'Listener', name: l.metadata.name, reason: Reasons.InvalidSpec, message: `spec.auth.credentialsSecretRef: Secret "${ref.name}" key "${ref.key}" line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''}: not "user<TAB>hash" with a bcrypt or $6$/$5$ crypt hash (use kubemta encrypt)` }];
   });
-
-/** The key length the relay asks of outbound.srs.keyFile (relay/lookup/srs.ts parseSrsKeys), for messages and import. */
-export const SRS_MIN_KEY_LENGTH = 16;
 
 /** Why the relay would refuse an SRS key file (its own parser decides), by line number only; undefined when it is fine. */
 export function srsKeyProblem(text: string): string | undefined {

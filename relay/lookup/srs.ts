@@ -100,9 +100,12 @@ function ageDays(tt: string, now: number): number | undefined {
   return (today - ((hi << 5) | lo) + 1024) % 1024;
 }
 
-/** The keys of an SRS key file: one per line, `#` comments; each at least 16 characters. */
+/** The shortest key an SRS key file may hold. */
+export const SRS_MIN_KEY_LENGTH = 16;
+
+/** The keys of an SRS key file: one per line, `#` comments; each at least SRS_MIN_KEY_LENGTH characters. */
 export function parseSrsKeys(text: string): string[] {
   const keys = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  if (!keys.length || keys.some((k) => k.length < 16)) throw new Error('give one key per line, each at least 16 characters');
+  if (!keys.length || keys.some((k) => k.length < SRS_MIN_KEY_LENGTH)) throw new Error(`give one key per line, each at least ${SRS_MIN_KEY_LENGTH} characters`);
   return keys;
 }
