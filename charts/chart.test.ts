@@ -10,7 +10,7 @@ import { CHART, ROOT, findHelm, helm } from '../deploy/generate.ts';
 import { kubemtaViolations, podTemplates, restrictedViolations } from '../e2e/pss.ts';
 
 const helmBin = findHelm();
-const skip = helmBin ? false : 'no helm (KUBEMTA_HELM, PATH or ../shared/k8s/controlplane.sh tools)';
+const skip = helmBin ? false : 'no helm (KUBEMTA_HELM, PATH or e2e/cluster/cluster.sh tools)';
 
 interface Obj {
   apiVersion: string;

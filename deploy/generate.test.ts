@@ -7,7 +7,7 @@ import * as yaml from 'js-yaml';
 import { MANIFESTS, PLAIN, drift, expectedFiles, findHelm } from './generate.ts';
 
 const helmBin = findHelm();
-const skip = helmBin ? false : 'no helm (KUBEMTA_HELM, PATH or ../shared/k8s/controlplane.sh tools)';
+const skip = helmBin ? false : 'no helm (KUBEMTA_HELM, PATH or e2e/cluster/cluster.sh tools)';
 const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 
 describe('deploy/generate', { skip }, () => {

@@ -25,15 +25,17 @@ function onPath(cmd: string): string | undefined {
   return undefined;
 }
 
-/** The helm binary, or undefined when none can be had (no PATH entry, no ../shared/k8s). */
+/** The helm binary: $KUBEMTA_HELM, on PATH, or the one the project's cluster script keeps (fetched from npm once). */
 export function findHelm(): string | undefined {
   if (process.env.KUBEMTA_HELM) return process.env.KUBEMTA_HELM;
   const path = onPath('helm');
   if (path) return path;
-  const script = join(ROOT, '../shared/k8s/controlplane.sh');
-  if (!existsSync(script)) return undefined;
-  const tools = execFileSync(script, ['tools'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!;
-  return existsSync(join(tools, 'helm')) ? join(tools, 'helm') : undefined;
+  try {
+    const tools = execFileSync(join(ROOT, 'e2e/cluster/cluster.sh'), ['tools'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!;
+    return existsSync(join(tools, 'helm')) ? join(tools, 'helm') : undefined;
+  } catch {
+    return undefined; // no npm registry reachable
+  }
 }
 
 export function helm(bin: string, args: string[]): string {
@@ -107,7 +109,7 @@ function main(argv: string[]): number {
   const check = argv.includes('--check');
   const helmBin = findHelm();
   if (!helmBin) {
-    process.stderr.write('generate: no helm (set KUBEMTA_HELM, put helm on PATH, or provide ../shared/k8s/controlplane.sh)\n');
+    process.stderr.write('generate: no helm (set KUBEMTA_HELM, put helm on PATH, or let e2e/cluster/cluster.sh tools fetch it)\n');
     return 2;
   }
   if (check) {

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../deploy/generate.ts';
 import { until } from '../operator/controllers/testing-cluster.ts';
-import { startApiProxy, type ApiProxy } from './apiproxy.ts';
-import { Cluster, condition, mustExec, type KubeObject } from './kube.ts';
+import { BRIDGE_ADDRESS, Cluster, condition, mustExec, type KubeObject } from './kube.ts';
 import { Mailboxes } from './mail.ts';
 import { startSmarthost, type Smarthost } from './smarthost.ts';
 
@@ -38,8 +37,7 @@ export function stopwatch(print: Log): (step: string) => void {
 export class SeedEnv {
   readonly cluster: Cluster;
   readonly lap: (step: string) => void;
-  bridge = '';
-  proxy?: ApiProxy;
+  readonly bridge = BRIDGE_ADDRESS;
   sink?: Smarthost;
   readonly mailboxes = new Mailboxes(join(Names.dataDir, 'mail/store'));
   readonly queueDir = join(Names.dataDir, 'queue');
@@ -72,7 +70,7 @@ export class SeedEnv {
     return { tag, digest };
   }
 
-  /** Namespaces, the host side of the pod network: the API forwarder and the smarthost sink. */
+  /** Namespaces, and the smarthost sink on the host's side of the pod network. */
   async network(): Promise<void> {
     for (const ns of [Names.system, Names.mail]) {
       await this.cluster.kubectl(['apply', '-f', '-'], yaml.dump({
@@ -81,25 +79,14 @@ export class SeedEnv {
         metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'kubemta.io/e2e': 'seed' } },
       }));
     }
-    this.bridge = await this.cluster.bridgeAddress(Names.system);
-    this.proxy = await startApiProxy(this.bridge, this.cluster.apiServer());
     this.sink = await startSmarthost(this.bridge);
-    this.lap(`pod network: API at ${this.bridge}:${this.proxy.port}, smarthost :${this.sink.port}`);
+    this.lap(`smarthost at ${this.bridge}:${this.sink.port}`);
   }
 
-  /** Values for this cluster: the operator watches the mail namespace and reaches the API through the forwarder. */
+  /** Values for this cluster: the operator watches the mail namespace (it reaches the API server through
+   * the `kubernetes` Service, as on any cluster). */
   chartValues(extra: Record<string, unknown> = {}): string {
-    return yaml.dump({
-      operator: {
-        watchNamespace: Names.mail,
-        extraEnv: [
-          { name: 'KUBERNETES_SERVICE_HOST', value: 'kubernetes.default.svc' },
-          { name: 'KUBERNETES_SERVICE_PORT', value: String(this.proxy!.port) },
-        ],
-        hostAliases: [{ ip: this.bridge, hostnames: ['kubernetes.default.svc'] }],
-        ...extra,
-      },
-    });
+    return yaml.dump({ operator: { watchNamespace: Names.mail, ...extra } });
   }
 
   async helm(verb: 'install' | 'upgrade', extra: Record<string, unknown> = {}): Promise<void> {
@@ -170,7 +157,6 @@ export class SeedEnv {
 
   async stop(keep = process.env.KUBEMTA_E2E_KEEP === '1'): Promise<void> {
     await this.sink?.close();
-    await this.proxy?.close();
     if (!keep) await this.cleanup();
   }
 }

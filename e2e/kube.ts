@@ -1,17 +1,16 @@
-// The e2e tier's hands on the local cluster (../shared/k8s/controlplane.sh up --with-node): kubectl and helm
+// The e2e tier's hands on the project's local cluster (e2e/cluster/cluster.sh up --with-node): kubectl and helm
 // as the user runs them, the image import into the node's containerd, the pod network's host side, and the
 // hostPath PersistentVolumes this cluster needs (it has no provisioner).
 import { execFile } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../deploy/generate.ts';
 
-export const K8S_SCRIPT = process.env.KUBEMTA_K8S_SCRIPT ?? join(ROOT, '../shared/k8s/controlplane.sh');
-export const K8S_STATE = process.env.KUBEMTA_K8S_STATE ?? '/tmp/kubemta-k8s';
-/** The node's pod bridge and the host's address on it (the CNI bridge's gateway). */
-export const BRIDGE = 'kubemta0';
+export const CLUSTER_SCRIPT = join(ROOT, 'e2e/cluster/cluster.sh');
+export const CLUSTER_STATE = process.env.KUBEMTA_CLUSTER_STATE ?? '/tmp/kubemta-cluster';
+/** The host's address on the node's pod bridge (cluster.sh's GATEWAY): pods reach the host there. */
+export const BRIDGE_ADDRESS = '10.244.0.1';
 
 export interface Exec {
   code: number;
@@ -55,17 +54,11 @@ export class Cluster {
     this.env = { ...process.env, KUBECONFIG: kubeconfig, PATH: `${tools}:${process.env.PATH}` };
   }
 
-  /** `controlplane.sh up --with-node` (0.3 s when it is up; ~20 s from stopped, built). */
+  /** `cluster.sh up --with-node` (0.1 s when it is up; ~25 s from stopped, built). */
   static async up(): Promise<Cluster> {
-    const kubeconfig = (await mustExec(K8S_SCRIPT, ['up', '--with-node'], { timeoutMs: 1_800_000 })).trim().split('\n').pop()!;
-    const tools = (await mustExec(K8S_SCRIPT, ['tools'])).trim().split('\n').pop()!;
+    const kubeconfig = (await mustExec(CLUSTER_SCRIPT, ['up', '--with-node'], { timeoutMs: 1_800_000 })).trim().split('\n').pop()!;
+    const tools = (await mustExec(CLUSTER_SCRIPT, ['tools'])).trim().split('\n').pop()!;
     return new Cluster(kubeconfig, tools);
-  }
-
-  /** The API server the kubeconfig names (https://127.0.0.1:16443 here). */
-  apiServer(): URL {
-    const kc = yaml.load(readFileSync(this.kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
-    return new URL(kc.clusters[0].cluster.server);
   }
 
   kubectl(args: string[], input?: string): Promise<string> {
@@ -97,7 +90,7 @@ export class Cluster {
   }
 
   ctr(args: string[]): Promise<string> {
-    return mustExec('ctr', ['--address', join(K8S_STATE, 'node/containerd.sock'), '-n', 'k8s.io', ...args], { timeoutMs: 300_000 });
+    return mustExec('ctr', ['--address', join(CLUSTER_STATE, 'node/containerd.sock'), '-n', 'k8s.io', ...args], { timeoutMs: 300_000 });
   }
 
   /** Imports an image tarball into the node; returns containerd's digest for `tag`. */
@@ -115,21 +108,6 @@ export class Cluster {
       if (task === id) return Number(pid);
     }
     throw new Error(`no task for container ${id}`);
-  }
-
-  /**
-   * The host's address on the pod bridge (10.244.0.1). The CNI plugin creates the bridge with the first pod,
-   * so on a fresh node a throwaway pod in `namespace` brings it up.
-   */
-  async bridgeAddress(namespace: string): Promise<string> {
-    const now = () => networkInterfaces()[BRIDGE]?.find((a) => a.family === 'IPv4')?.address;
-    if (now()) return now()!;
-    await this.kubectl(['-n', namespace, 'run', 'bridge-probe', '--image=kubemta.local/busybox:1', '--image-pull-policy=Never', '--restart=Never',
-      '--overrides={"spec":{"terminationGracePeriodSeconds":0}}', '--command', '--', 'sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait']);
-    await this.kubectl(['-n', namespace, 'wait', '--for=condition=Ready', 'pod/bridge-probe', '--timeout=120s']);
-    await this.kubectl(['-n', namespace, 'delete', 'pod', 'bridge-probe', '--wait=false']);
-    if (!now()) throw new Error(`no IPv4 address on ${BRIDGE} after a pod started`);
-    return now()!;
   }
 
   /**

@@ -14,7 +14,7 @@ import { certInfo, pythonSubmit, sendPlain, servedCert, swaks, testMessage } fro
 import { kubemtaViolations, restrictedViolations, type PodTemplateLike } from './pss.ts';
 
 const enabled = process.env.KUBEMTA_E2E === '1';
-const skip = enabled ? false : 'e2e tier: set KUBEMTA_E2E=1 (needs root and ../shared/k8s/controlplane.sh)';
+const skip = enabled ? false : 'e2e tier: set KUBEMTA_E2E=1 (needs root; npm test does it)';
 const log = (msg: string) => process.stderr.write(`[e2e] ${msg}\n`);
 
 /** Container ports of the seed's listeners (port + 10000 below 1024). */

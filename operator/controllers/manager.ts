@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Resources, type KubeClient, type KubeObjectLike, type WatchEvent } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue, type Reconcile } from '../kube/workqueue.ts';
+import { connectToApiServer } from '../kube/connect.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { Labels, MANAGED_BY } from '../render/workload.ts';
 import type { CachedKind, ControllerContext } from './context.ts';
@@ -173,12 +174,15 @@ export class Manager {
     };
   }
 
+  private readonly stopping = new AbortController();
+
   healthy(): boolean {
     return Object.values(this.ctx.informers).every((i) => i.health.synced);
   }
 
   async start(): Promise<void> {
     if (this.opts.httpPort !== undefined) await this.startHttp(this.opts.httpPort, this.opts.httpAddress ?? '0.0.0.0');
+    await connectToApiServer(this.opts.client, this.opts.log, { signal: this.stopping.signal });
     const infs = Object.values(this.ctx.informers);
     this.running.push(...infs.map((i) => i.run()));
     await Promise.all(infs.map((i) => i.synced()));
@@ -260,6 +264,7 @@ export class Manager {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     this.stopWork();
     await this.elector?.stop();
     for (const i of Object.values(this.ctx.informers)) i.stop();

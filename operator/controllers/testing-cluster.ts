@@ -8,7 +8,7 @@ import { ApiError, KubeClient, type KubeObjectLike, type Resource } from '../kub
 import { crdFiles } from '../api/generate.ts';
 
 export const clusterEnabled = process.env.KUBEMTA_CLUSTER === '1' && !!process.env.KUBECONFIG;
-export const skipReason = 'cluster tier: set KUBEMTA_CLUSTER=1 and KUBECONFIG=$(../shared/k8s/controlplane.sh up)';
+export const skipReason = 'cluster tier: set KUBEMTA_CLUSTER=1 and KUBECONFIG=$(e2e/cluster/cluster.sh up)';
 
 const RBAC = new URL('../rbac/rbac.yaml', import.meta.url).pathname;
 const CRD: Resource = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
@@ -68,10 +68,13 @@ export async function operatorClient(admin: KubeClient, ns: string): Promise<{ c
   for (const d of docs) {
     if (d.metadata.namespace) d.metadata.namespace = ns;
     for (const s of (d.subjects as { namespace?: string }[] | undefined) ?? []) s.namespace = ns;
-    if (d.kind === 'ClusterRoleBinding') d.metadata.name = `kubemta-operator-${ns}`;
+    // cluster-scoped objects get this namespace's name, so that a test run never takes the names a
+    // `helm install kubemta` needs, and they go in cleanup with the namespace
+    if (d.kind === 'ClusterRoleBinding' || d.kind === 'ClusterRole') d.metadata.name = `kubemta-operator-${ns}`;
+    if (d.kind === 'ClusterRoleBinding') (d.roleRef as { name: string }).name = `kubemta-operator-${ns}`;
     const r = d.kind === 'ServiceAccount' ? SA : rbacRes(d.kind as string);
     await admin.apply(r, d.metadata.namespace ?? '', d, 'kubemta-tests', { force: true });
-    if (!d.metadata.namespace && d.kind === 'ClusterRoleBinding') clusterScoped.push([r, d.metadata.name]);
+    if (!d.metadata.namespace) clusterScoped.push([r, d.metadata.name]);
   }
   const token = await until('ServiceAccount token', async () => {
     const sa = await admin.get<KubeObjectLike & { secrets?: { name: string }[] }>(SA, ns, 'kubemta-operator');
@@ -84,7 +87,9 @@ export async function operatorClient(admin: KubeClient, ns: string): Promise<{ c
     client: admin.withToken(token),
     token,
     cleanup: async () => {
-      for (const [r, name] of clusterScoped) await admin.delete(r, '', name);
+      for (const [r, name] of clusterScoped) await admin.delete(r, '', name).catch((err: unknown) => {
+        if (!(err instanceof ApiError && err.status === 404)) throw err;
+      });
     },
   };
 }

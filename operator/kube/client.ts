@@ -166,6 +166,14 @@ export class KubeClient {
     return parsed as T;
   }
 
+  /** The server's URL and version (`/version` needs no RBAC: any authenticated client may read it). */
+  async version(): Promise<{ server: string; gitVersion: string }> {
+    this.count('version');
+    const res = await this.raw('GET', '/version');
+    if (res.status >= 300) throw new ApiError(res.status, 'Unknown', res.text.slice(0, 200));
+    return { server: this.server.origin, gitVersion: (JSON.parse(res.text) as { gitVersion: string }).gitVersion };
+  }
+
   get<T extends KubeObjectLike>(r: Resource, namespace: string, name: string): Promise<T> {
     return this.json({ r, verb: 'get' }, 'get', 'GET', resourcePath(r, namespace, name));
   }
