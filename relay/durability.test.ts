@@ -4,8 +4,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import nodemailer from 'nodemailer';
-import { baseConfig, exited, run, spawnRelay, swaks, tempDir, writeConfig, startTestRelay } from '../test/harness.ts';
+import { baseConfig, exited, run, spawnRelay, stopChild, swaks, tempDir, writeConfig, startTestRelay } from '../test/harness.ts';
 import { hashPassword } from './auth/hash.ts';
 
 async function submissionConfig(extra: Record<string, unknown> = {}) {
@@ -18,10 +19,16 @@ async function submissionConfig(extra: Record<string, unknown> = {}) {
 }
 
 describe('relay durability', () => {
-  it('keeps every mail answered 250 across kill -9 in the middle of a burst (20 concurrent senders)', async () => {
+  it('keeps every mail answered 250 across kill -9 in the middle of a burst (20 concurrent senders)', async (t) => {
     const { dir, cleanup } = await tempDir();
+    const started: ChildProcess[] = [];
+    t.after(async () => {
+      for (const c of started) await stopChild(c);
+      await cleanup();
+    });
     const file = await writeConfig(dir, await submissionConfig());
     const first = await spawnRelay(file);
+    started.push(first.child);
     const port = first.ports.smtps;
     const acknowledged = new Set<string>();
     let failures = 0;
@@ -55,6 +62,7 @@ describe('relay durability', () => {
     await Promise.all(senders);
     await exited(first.child);
     const second = await spawnRelay(file);
+    started.push(second.child);
     const ls = await run(join(process.cwd(), 'bin', 'kubemta'), ['queue', 'ls', '--json', '--config', file]);
     second.child.kill('SIGTERM');
     const rows = JSON.parse(ls.stdout) as { id: string }[];
@@ -66,7 +74,6 @@ describe('relay durability', () => {
     const recovered = /"msg":"queue recovered"/.test(second.log()) ? JSON.parse(second.log().split('\n').find((l) => l.includes('queue recovered'))!) : {};
     console.log(`kill -9 burst: acknowledged ${acknowledged.size}, in queue after restart ${inQueue.size}, lost 0, incomplete removed ${recovered.removedIncomplete}, client errors ${failures}`);
     await exited(second.child);
-    await cleanup();
   });
 
   it('answers 452 4.3.1 when the queue filesystem is full, and leaves no partial file', async () => {
@@ -75,8 +82,11 @@ describe('relay durability', () => {
     await mkdir(q);
     const m = await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', q]);
     assert.equal(m.code, 0, `mount tmpfs: ${m.stderr}`);
+    // stopped before the unmount, even when an assertion fails: a running relay keeps the mount busy
+    const relays: { stop(): Promise<void> }[] = [];
     try {
       const t = await startTestRelay(dir, await submissionConfig({ queue: { dir: 'queue', minFreeBytes: 0 }, log: { level: 'silent' } }));
+      relays.push(t.relay);
       const big = join(dir, 'big.txt');
       await run('sh', ['-c', `head -c 1500000 /dev/zero | tr '\\0' 'a' | fold -w 76 > ${big}`]);
       const r = await swaks(t.port('smtps'), ['--tlsc', '--auth-user', 'max', '--auth-password', 'pw', '--from', 'max@example.org', '--to', 'x@example.net', '--body', `@${big}`]);
@@ -89,11 +99,14 @@ describe('relay durability', () => {
       await t.relay.stop();
       // below the free-space floor the relay refuses at MAIL FROM, before any data is sent
       const t2 = await startTestRelay(dir, await submissionConfig({ queue: { dir: 'queue', minFreeBytes: 64 * 1024 * 1024 }, log: { level: 'silent' } }));
+      relays.push(t2.relay);
       const low = await swaks(t2.port('smtps'), ['--tlsc', '--auth-user', 'max', '--auth-password', 'pw', '--from', 'max@example.org', '--to', 'x@example.net']);
       assert.match(low.transcript, /MAIL FROM[\s\S]*452 4\.3\.1/);
       await t2.relay.stop();
     } finally {
-      await run('umount', [q]);
+      await Promise.allSettled(relays.map((r) => r.stop()));
+      const u = await run('umount', [q]);
+      if (u.code !== 0) await run('umount', ['-l', q]);
       await cleanup();
     }
   });

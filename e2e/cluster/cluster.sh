@@ -3,8 +3,9 @@
 # other download): etcd (Debian etcd-server) + kube-apiserver + kube-controller-manager 1.20.2 built once
 # from Debian's `kubernetes` source package with Debian's Go and cached; with `--with-node` also a real
 # node: containerd + runc (Debian), kubelet, kube-scheduler and kube-proxy (iptables mode, so Services
-# route: a pod reaches the API server as https://10.96.0.1), and a CNI bridge. helm and kubectl come
-# from npm. README.md beside this file says how it is built and what it lacks.
+# route: a pod reaches the API server as https://10.96.0.1), a CNI bridge, and a volume provisioner for
+# the default StorageClass `local`. helm and kubectl come from npm. README.md beside this file says how it
+# is built and what it lacks.
 #
 # Usage: e2e/cluster/cluster.sh COMMAND
 #   up [--with-node]  build what is missing, start what is not running, wait until ready; prints the
@@ -14,6 +15,7 @@
 #   env               shell exports: KUBECONFIG, and PATH with the cached helm and kubectl
 #   kubeconfig        the kubeconfig path (exit 1 when the API server is not running)
 #   tools             fetch helm + kubectl into the cache; print their directory
+#   load TARBALL      import an image tarball (docker-archive or OCI) into the node's containerd
 #   build [--with-node]  install packages and build the binaries, start nothing
 #
 # Environment (optional): KUBEMTA_CLUSTER_CACHE (~/.cache/kubemta/cluster-1.20.2),
@@ -91,7 +93,7 @@ cmd_down() {
 
 cmd_status() {
   local ok=0 c
-  for c in etcd apiserver kcm containerd scheduler kubelet proxy; do
+  for c in etcd apiserver kcm containerd scheduler kubelet proxy provisioner; do
     [[ -f $STATE/$c.pid ]] || continue
     if alive "$c"; then printf '%-10s running  pid %-7s log %s\n' "$c" "$(cat "$STATE/$c.pid")" "$STATE/$c.log"
     else printf '%-10s stopped\n' "$c"; ok=1; fi
@@ -111,6 +113,7 @@ case ${1:-} in
   env) cmd_env ;;
   kubeconfig) echo "$KUBECONFIG_PATH"; [[ -f $KUBECONFIG_PATH ]] && alive apiserver ;;
   tools) mkdir -p "$CACHE"; ensure_tools; echo "$TOOLS" ;;
+  load) [[ -f ${2:-} ]] || die "usage: $0 load TARBALL"; alive containerd || die "no node: run $0 up --with-node"; CTR images import "$2" ;;
   build) cmd_build "${2:-}" ;;
   -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
   *) echo "usage: $0 up [--with-node]|down|status|env|kubeconfig|tools|build [--with-node]" >&2; exit 2 ;;

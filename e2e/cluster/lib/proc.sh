@@ -8,6 +8,7 @@ prog_of() {
   case $1 in
     etcd) echo etcd ;; apiserver) echo kube-apiserver ;; kcm) echo kube-controller-manager ;;
     containerd) echo containerd ;; kubelet) echo kubelet ;; scheduler) echo kube-scheduler ;; proxy) echo kube-proxy ;;
+    provisioner) echo node ;;
   esac
 }
 # pid program: argv[0] is that program and the command line names our state dir
