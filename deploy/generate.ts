@@ -6,7 +6,7 @@
 //   node deploy/generate.ts            write them
 //   node deploy/generate.ts --check    write nothing; list the files that differ and exit 1 (what the tests run)
 //
-// helm: $KUBEMTA_HELM, else `helm` on PATH, else the one ../shared/k8s/controlplane.sh keeps (`tools`).
+// helm: $KUBEMTA_HELM, else `helm` on PATH, else the one e2e/cluster/cluster.sh keeps (`tools`, fetched from npm).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

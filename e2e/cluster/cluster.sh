@@ -83,10 +83,12 @@ cmd_up() {
 cmd_down() {
   [[ -d $STATE ]] || { log "not up ($STATE absent)"; return 0; }
   exec 9>"$STATE.lock"; flock 9
+  local had_node=""; [[ -d $N ]] && had_node=1
   stop_node
   stop kcm; stop apiserver; stop etcd
   unmount_state || die "mounts remain under $STATE; not removing it"
-  remove_bridge
+  # the bridge is the node's (one per machine): a second, plane-only cluster leaves it alone
+  [[ -z $had_node ]] || remove_bridge
   rm -rf "$STATE"; rm -f "$STATE.lock"
   log "down; removed $STATE"
 }

@@ -1,4 +1,4 @@
-// The operator against a real API server (../shared/k8s/controlplane.sh: etcd, kube-apiserver,
+// The operator against a real API server (e2e/cluster/cluster.sh: etcd, kube-apiserver,
 // kube-controller-manager 1.20; no kubelet, so pods stay Pending). The operator runs in-process with
 // its own ServiceAccount token and the shipped RBAC, not as admin.
 import { after, before, describe, it } from 'node:test';
