@@ -1,7 +1,7 @@
 // Test building blocks: temp dirs, relays started from real config files (in-process or as a child
 // process), and real clients (swaks, Python smtplib, openssl s_client, raw sockets).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -206,4 +206,9 @@ export async function spawnRelay(file: string, sets: string[] = []): Promise<{ c
   }
   child.kill('SIGKILL');
   throw new Error(`relay did not start: ${out}`);
+}
+
+/** Open file descriptors of a process (Linux: the entries of /proc/<pid>/fd). */
+export async function openFds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
 }

@@ -2,7 +2,6 @@
 // content is checked for bare CR/LF (refused: SMTP smuggling) and for size (refused with 552; the rest is
 // read and dropped, never written). Nothing is half-queued: any failure removes what was written.
 import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerRuntime, Relay } from '../../runtime.ts';
 import { newQueueId, type Envelope } from '../../queue/envelope.ts';
@@ -11,6 +10,7 @@ import { findBareLineEnd, connectionOf } from '../connection.ts';
 import { Refusal } from './once.ts';
 import { receivedHeader } from './received.ts';
 import { transaction } from './transaction.ts';
+import { spool, TransferCut } from './spool.ts';
 
 // How much of the message start is read for Received: fields; a header section longer than this is
 // counted up to here (a loop's header grows by one short field per hop, far below it).
@@ -104,8 +104,7 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
     const guard = new ContentGuard(maxBytes);
     try {
       incoming.stream.write(receivedHeader(envelope, session, lr.cfg.hostname ?? config.hostname ?? 'localhost'));
-      stream.pipe(guard);
-      await pipeline(guard, incoming.stream);
+      await spool(stream, guard, incoming.stream);
       if (guard.bare) throw new Refusal(Replies.bareLineEndInData, 'bare-line-end');
       if (stream.sizeExceeded || guard.bytes > maxBytes) throw new Refusal(Replies.messageTooBig, 'size');
       // our own Received: field is the next hop
@@ -123,6 +122,12 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       await incoming.abort();
       // whatever is left of the DATA stream must still be read, or the session stalls
       stream.resume();
+      if (err instanceof TransferCut) {
+        // nobody is left to read a reply; counted, and logged without the noise of a failed hook
+        relay.metrics.refused.inc({ listener, reason: 'data-cut' });
+        log.info({ client: session.remoteAddress, bytes: guard.bytes }, 'DATA cut short; nothing queued');
+        throw new Refusal(Replies.localError, 'data-cut');
+      }
       if (err instanceof Refusal) {
         relay.metrics.refused.inc({ listener, reason: err.reason });
         log.info({ client: session.remoteAddress, reply: `${err.reply.code} ${err.reply.status}` }, 'message refused');
