@@ -18,6 +18,7 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { buildAgents } from './deliver/agents.ts';
 import { bounceHandlers } from './deliver/bounce.ts';
 import { buildPolicy } from './lookup/rules.ts';
+import { AuthLimiter } from './auth/limiter.ts';
 
 export interface RunningRelay {
   relay: Relay;
@@ -54,7 +55,11 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     size: () => queue.size,
     oldestReceivedAt: () => queue.list().reduce<number | undefined>((min, m) => (min === undefined || m.envelope.receivedAt < min ? m.envelope.receivedAt : min), undefined),
   });
-  const relay: Relay = { snapshot, queue, log, metrics, authFailures: new Map(), clients: new Map(), draining: false };
+  const authLimiter = new AuthLimiter(() => {
+    const l = relay.snapshot.config.limits;
+    return { perClient: l.authFailures, perUser: l.authFailuresPerUser, windowMs: l.authFailureWindowSeconds * 1000 };
+  });
+  const relay: Relay = { snapshot, queue, log, metrics, authLimiter, clients: new Map(), draining: false };
   const scheduler = new Scheduler(relay, buildAgents(relay));
   Object.assign(scheduler, bounceHandlers(relay));
   queue.onCommitted = (mail) => scheduler.enqueue(mail);

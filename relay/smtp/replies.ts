@@ -29,6 +29,7 @@ export const Replies = {
   tooManyFromClient: reply(421, '4.7.0', 'Too many connections from your address, try again later'),
   tooManyCommands: reply(421, '4.7.0', 'Too many commands in one session, closing'),
   tooManyAuthFailures: reply(421, '4.7.0', 'Too many failed AUTH attempts from your address, try again later'),
+  tooManyAuthFailuresForUser: reply(421, '4.7.0', 'Too many failed AUTH attempts for this user, try again later'),
   shuttingDown: reply(421, '4.3.2', 'Shutting down, try again later'),
   dataTimeout: reply(421, '4.4.2', 'DATA took too long, closing'),
   localError: reply(451, '4.3.0', 'Local error in processing, try again later'),
