@@ -59,7 +59,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     const l = relay.snapshot.config.limits;
     return { perClient: l.authFailures, perUser: l.authFailuresPerUser, windowMs: l.authFailureWindowSeconds * 1000 };
   });
-  const relay: Relay = { snapshot, queue, log, metrics, authLimiter, clients: new Map(), draining: false };
+  const relay: Relay = { snapshot, queue, log, metrics, authLimiter, clients: new Map(), sessions: 0, draining: false };
   const scheduler = new Scheduler(relay, buildAgents(relay));
   Object.assign(scheduler, bounceHandlers(relay));
   queue.onCommitted = (mail) => scheduler.enqueue(mail);

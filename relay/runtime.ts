@@ -25,6 +25,8 @@ export interface Relay {
   authLimiter: AuthLimiter;
   /** Open sessions per client address. */
   clients: Map<string, number>;
+  /** Open sessions, all listeners together. */
+  sessions: number;
   /** Set on SIGTERM: new sessions and new mail are refused. */
   draining: boolean;
 }

@@ -94,6 +94,8 @@ export class RawSmtp {
   private buf = '';
   private waiters: (() => void)[] = [];
   closed = false;
+  /** The server's first reply (220, or the refusal of the session). */
+  greeting = '';
   private readonly sock: Socket;
 
   private constructor(sock: Socket) {
@@ -116,14 +118,15 @@ export class RawSmtp {
     for (const f of w) f();
   }
 
-  static async open(port: number): Promise<RawSmtp> {
-    const sock = connect(port, '127.0.0.1');
+  /** Connects to 127.0.0.1:port (from `localAddress`, another loopback address, when given) and reads the greeting. */
+  static async open(port: number, localAddress?: string): Promise<RawSmtp> {
+    const sock = connect({ port, host: '127.0.0.1', localAddress });
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', () => resolve());
       sock.once('error', reject);
     });
     const c = new RawSmtp(sock);
-    await c.reply();
+    c.greeting = await c.reply();
     return c;
   }
 

@@ -32,6 +32,8 @@ export const Replies = {
   tooManyAuthFailuresForUser: reply(421, '4.7.0', 'Too many failed AUTH attempts for this user, try again later'),
   shuttingDown: reply(421, '4.3.2', 'Shutting down, try again later'),
   dataTimeout: reply(421, '4.4.2', 'DATA took too long, closing'),
+  dataTooSlow: reply(421, '4.7.0', 'DATA arriving too slowly, closing'),
+  commandTimeout: reply(421, '4.7.0', 'Command not completed in time, closing'),
   localError: reply(451, '4.3.0', 'Local error in processing, try again later'),
   queueFull: reply(452, '4.3.1', 'Insufficient system storage, try again later'),
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients for one message'),

@@ -11,6 +11,7 @@ import { Refusal } from './once.ts';
 import { receivedHeader } from './received.ts';
 import { transaction } from './transaction.ts';
 import { spool, TransferCut } from './spool.ts';
+import { dataDeadline, type DataExpiry } from './data-deadline.ts';
 
 // How much of the message start is read for Received: fields; a header section longer than this is
 // counted up to here (a loop's header grows by one short field per hop, far below it).
@@ -93,15 +94,24 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       body: params.BODY === '8BITMIME' ? '8bitmime' : '7bit',
     };
     const log = relay.log.child({ qid: envelope.id, listener });
-    const timer = setTimeout(() => {
-      log.warn({ client: session.remoteAddress }, 'DATA timeout; closing session');
-      const conn = connectionOf(session);
-      conn?.send(Replies.dataTimeout.code, `${Replies.dataTimeout.status} ${Replies.dataTimeout.text}`);
-      conn?.close();
-      stream.destroy();
-    }, config.limits.dataTimeoutSeconds * 1000);
-    const incoming = relay.queue.create(envelope);
     const guard = new ContentGuard(maxBytes);
+    const limits = config.limits;
+    let expired: DataExpiry | undefined;
+    const stopClock = dataDeadline(
+      { hardMs: limits.dataTimeoutSeconds * 1000, graceMs: limits.commandTimeoutSeconds * 1000, minBytesPerSecond: limits.dataMinBytesPerSecond },
+      () => stream.byteLength ?? guard.bytes,
+      (why) => {
+        expired = why;
+        const r = why === 'timeout' ? Replies.dataTimeout : Replies.dataTooSlow;
+        log.warn({ client: session.remoteAddress, bytes: stream.byteLength ?? guard.bytes }, why === 'timeout' ? 'DATA timeout; closing session' : 'DATA below the minimum rate; closing session');
+        const conn = connectionOf(session);
+        conn?.send(r.code, `${r.status} ${r.text}`);
+        conn?.close();
+        // ends the copy: spool() turns the cut into an error, and the partial file is removed
+        stream.destroy();
+      },
+    );
+    const incoming = relay.queue.create(envelope);
     try {
       incoming.stream.write(receivedHeader(envelope, session, lr.cfg.hostname ?? config.hostname ?? 'localhost'));
       await spool(stream, guard, incoming.stream);
@@ -124,9 +134,10 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       stream.resume();
       if (err instanceof TransferCut) {
         // nobody is left to read a reply; counted, and logged without the noise of a failed hook
-        relay.metrics.refused.inc({ listener, reason: 'data-cut' });
-        log.info({ client: session.remoteAddress, bytes: guard.bytes }, 'DATA cut short; nothing queued');
-        throw new Refusal(Replies.localError, 'data-cut');
+        const reason = expired ? `data-${expired}` : 'data-cut';
+        relay.metrics.refused.inc({ listener, reason });
+        if (!expired) log.info({ client: session.remoteAddress, bytes: guard.bytes }, 'DATA cut short; nothing queued');
+        throw new Refusal(Replies.localError, reason);
       }
       if (err instanceof Refusal) {
         relay.metrics.refused.inc({ listener, reason: err.reason });
@@ -140,7 +151,7 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       }
       throw err;
     } finally {
-      clearTimeout(timer);
+      stopClock();
     }
   };
 }
