@@ -8,6 +8,7 @@ import { authenticatedRelayPolicy } from './lookup/policy.ts';
 import { loadPkiSet } from './smtp/pki.ts';
 import { QueueStore } from './queue/fs.ts';
 import { startControl } from './queue/control.ts';
+import { QueueHealthCheck } from './queue/health.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { RelayMetrics } from './ops/metrics.ts';
 import { startHttp } from './ops/http.ts';
@@ -65,11 +66,12 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
   queue.onCommitted = (mail) => scheduler.enqueue(mail);
   let listeners = await startListeners(relay);
   const control: NetServer = await startControl(queue, { flush: (id) => scheduler.flush(id) });
+  const queueHealth = new QueueHealthCheck(queue.dir, () => relay.snapshot.config.queue.minFreeBytes);
   const httpCfg = loaded.config.http;
   const http = httpCfg.enabled
     ? await startHttp(httpCfg.address, httpCfg.port, {
         registry: metrics.registry,
-        ready: () => (relay.draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
+        ready: async () => (relay.draining ? { ok: false, reason: 'shutting down' } : queueHealth.check()),
       })
     : undefined;
   scheduler.start();
