@@ -185,6 +185,13 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** Kills a relay child a test started (if it still runs) and waits for its exit; for `after` hooks. */
+export async function killChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child) return;
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await exited(child);
+}
+
 /** Starts `kubemta relay` as a child process and waits until it logs that every listener is up. */
 export async function spawnRelay(file: string, sets: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
   const child = spawn(KUBEMTA, ['relay', '--config', file, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });

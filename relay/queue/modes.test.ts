@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { baseConfig, exited, KUBEMTA, run, spawnRelay, swaks, tempDir, writeConfig } from '../../test/harness.ts';
+import { baseConfig, killChild, KUBEMTA, run, spawnRelay, swaks, tempDir, writeConfig } from '../../test/harness.ts';
 import { until } from '../../test/smtp-sink.ts';
 
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
@@ -45,10 +45,7 @@ describe('queue, mail store and control socket modes under umask 000', () => {
     }
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await exited(child);
-    }
+    await killChild(child);
     await cleanup();
   });
 

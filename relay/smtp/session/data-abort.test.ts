@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { baseConfig, exited, openFds, RawSmtp, spawnRelay, tempDir, writeConfig } from '../../../test/harness.ts';
+import { baseConfig, killChild, openFds, RawSmtp, spawnRelay, tempDir, writeConfig } from '../../../test/harness.ts';
 import { until } from '../../../test/smtp-sink.ts';
 
 /** Opens a session and gets as far as the 354 of DATA (commands pipelined, as a spam engine would). */
@@ -45,10 +45,7 @@ describe('DATA cut short (client gone, DATA timeout)', () => {
     port = r.ports.plain;
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await exited(child);
-    }
+    await killChild(child);
     await cleanup();
   });
 
