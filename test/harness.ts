@@ -192,9 +192,11 @@ export async function killChild(child: ChildProcess | undefined): Promise<void> 
   await exited(child);
 }
 
-/** Starts `kubemta relay` as a child process and waits until it logs that every listener is up. */
-export async function spawnRelay(file: string, sets: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
-  const child = spawn(KUBEMTA, ['relay', '--config', file, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `kubemta relay` as a child process (optionally under a wrapper such as strace) and waits until it logs that every listener is up. */
+export async function spawnRelay(file: string, sets: string[] = [], wrapper: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
+  // `wrapper`: a command the relay runs under (strace), whose last argument is followed by the relay's
+  const argv = [...wrapper, KUBEMTA, 'relay', '--config', file, ...sets.flatMap((s) => ['--set', s])];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
