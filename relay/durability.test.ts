@@ -6,7 +6,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import nodemailer from 'nodemailer';
-import { baseConfig, exited, run, spawnRelay, stopChild, swaks, tempDir, writeConfig, startTestRelay } from '../test/harness.ts';
+import { baseConfig, exited, run, spawnRelay, killChild, swaks, tempDir, writeConfig, startTestRelay } from '../test/harness.ts';
 import { hashPassword } from './auth/hash.ts';
 
 async function submissionConfig(extra: Record<string, unknown> = {}) {
@@ -23,7 +23,7 @@ describe('relay durability', () => {
     const { dir, cleanup } = await tempDir();
     const started: ChildProcess[] = [];
     t.after(async () => {
-      for (const c of started) await stopChild(c);
+      for (const c of started) await killChild(c);
       await cleanup();
     });
     const file = await writeConfig(dir, await submissionConfig());

@@ -8,6 +8,7 @@ import { authenticatedRelayPolicy } from './lookup/policy.ts';
 import { loadPkiSet } from './smtp/pki.ts';
 import { QueueStore } from './queue/fs.ts';
 import { startControl } from './queue/control.ts';
+import { QueueHealthCheck } from './queue/health.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { RelayMetrics } from './ops/metrics.ts';
 import { startHttp } from './ops/http.ts';
@@ -18,6 +19,7 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { buildAgents } from './deliver/agents.ts';
 import { bounceHandlers } from './deliver/bounce.ts';
 import { buildPolicy } from './lookup/rules.ts';
+import { AuthLimiter } from './auth/limiter.ts';
 
 export interface RunningRelay {
   relay: Relay;
@@ -54,17 +56,22 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     size: () => queue.size,
     oldestReceivedAt: () => queue.list().reduce<number | undefined>((min, m) => (min === undefined || m.envelope.receivedAt < min ? m.envelope.receivedAt : min), undefined),
   });
-  const relay: Relay = { snapshot, queue, log, metrics, authFailures: new Map(), clients: new Map(), draining: false };
+  const authLimiter = new AuthLimiter(() => {
+    const l = relay.snapshot.config.limits;
+    return { perClient: l.authFailures, perUser: l.authFailuresPerUser, windowMs: l.authFailureWindowSeconds * 1000 };
+  });
+  const relay: Relay = { snapshot, queue, log, metrics, authLimiter, clients: new Map(), sessions: 0, draining: false };
   const scheduler = new Scheduler(relay, buildAgents(relay));
   Object.assign(scheduler, bounceHandlers(relay));
   queue.onCommitted = (mail) => scheduler.enqueue(mail);
   let listeners = await startListeners(relay);
   const control: NetServer = await startControl(queue, { flush: (id) => scheduler.flush(id) });
+  const queueHealth = new QueueHealthCheck(queue.dir, () => relay.snapshot.config.queue.minFreeBytes);
   const httpCfg = loaded.config.http;
   const http = httpCfg.enabled
     ? await startHttp(httpCfg.address, httpCfg.port, {
         registry: metrics.registry,
-        ready: () => (relay.draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
+        ready: async () => (relay.draining ? { ok: false, reason: 'shutting down' } : queueHealth.check()),
       })
     : undefined;
   scheduler.start();

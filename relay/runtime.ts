@@ -7,6 +7,7 @@ import type { QueueStore } from './queue/fs.ts';
 import type { Logger } from './ops/log.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
 import type { RecipientPolicy } from './lookup/policy.ts';
+import type { AuthLimiter } from './auth/limiter.ts';
 
 export interface Snapshot {
   config: Config;
@@ -20,10 +21,12 @@ export interface Relay {
   queue: QueueStore;
   log: Logger;
   metrics: RelayMetrics;
-  /** Failed AUTH attempts per client address, for rate limiting. */
-  authFailures: Map<string, { count: number; since: number }>;
+  /** AUTH attempts per client address and per user name, for rate limiting. */
+  authLimiter: AuthLimiter;
   /** Open sessions per client address. */
   clients: Map<string, number>;
+  /** Open sessions, all listeners together. */
+  sessions: number;
   /** Set on SIGTERM: new sessions and new mail are refused. */
   draining: boolean;
 }

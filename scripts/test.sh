@@ -2,7 +2,7 @@
 # `npm test`: everything, from a fresh clone on a fresh Debian machine (as root, for the packages and
 # the node), with nothing beside the clone:
 #   1. the Debian tools the tests drive (real clients and peers: swaks with its TLS modules, Postfix,
-#      Dovecot's LMTP, openssl, python3)
+#      Dovecot's LMTP, openssl, python3; strace and curl for the crash and readiness tests)
 #   2. the type check
 #   3. unit and integration tests (relay, CLI, operator render, image, chart)
 #   4. the project's local cluster (e2e/cluster/cluster.sh; built once, ~6 min, then cached)
@@ -20,7 +20,7 @@ CLUSTER=e2e/cluster/cluster.sh
 NODE_TEST="node --disable-warning=ExperimentalWarning --test --test-force-exit"
 
 # Recommends are needed for swaks' TLS (libnet-ssleay-perl, libio-socket-ssl-perl): named explicitly
-packages="swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl python3 dovecot-core dovecot-lmtpd"
+packages="swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl python3 dovecot-core dovecot-lmtpd strace curl"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -1,7 +1,7 @@
 // Test building blocks: temp dirs, relays started from real config files (in-process or as a child
 // process), and real clients (swaks, Python smtplib, openssl s_client, raw sockets).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,8 @@ export class RawSmtp {
   private buf = '';
   private waiters: (() => void)[] = [];
   closed = false;
+  /** The server's first reply (220, or the refusal of the session). */
+  greeting = '';
   private readonly sock: Socket;
 
   private constructor(sock: Socket) {
@@ -116,14 +118,15 @@ export class RawSmtp {
     for (const f of w) f();
   }
 
-  static async open(port: number): Promise<RawSmtp> {
-    const sock = connect(port, '127.0.0.1');
+  /** Connects to 127.0.0.1:port (from `localAddress`, another loopback address, when given) and reads the greeting. */
+  static async open(port: number, localAddress?: string): Promise<RawSmtp> {
+    const sock = connect({ port, host: '127.0.0.1', localAddress });
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', () => resolve());
       sock.once('error', reject);
     });
     const c = new RawSmtp(sock);
-    await c.reply();
+    c.greeting = await c.reply();
     return c;
   }
 
@@ -182,8 +185,9 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** SIGKILL unless it has exited; resolves once it has. For `after` hooks: safe to call twice. */
-export async function stopChild(child: ChildProcess): Promise<void> {
+/** Kills a relay child a test started (if it still runs) and waits for its exit; for `after` hooks, safe to call twice. */
+export async function killChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child) return;
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await exited(child);
 }
@@ -194,9 +198,11 @@ process.once('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-/** Starts `kubemta relay` as a child process and waits until it logs that every listener is up. */
-export async function spawnRelay(file: string, sets: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
-  const child = spawn(KUBEMTA, ['relay', '--config', file, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `kubemta relay` as a child process (optionally under a wrapper such as strace) and waits until it logs that every listener is up. */
+export async function spawnRelay(file: string, sets: string[] = [], wrapper: string[] = []): Promise<{ child: ChildProcess; ports: Record<string, number>; log: () => string }> {
+  // `wrapper`: a command the relay runs under (strace), whose last argument is followed by the relay's
+  const argv = [...wrapper, KUBEMTA, 'relay', '--config', file, ...sets.flatMap((s) => ['--set', s])];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let out = '';
@@ -220,4 +226,9 @@ export async function spawnRelay(file: string, sets: string[] = []): Promise<{ c
   }
   child.kill('SIGKILL');
   throw new Error(`relay did not start: ${out}`);
+}
+
+/** Open file descriptors of a process (Linux: the entries of /proc/<pid>/fd). */
+export async function openFds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
 }

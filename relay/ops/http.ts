@@ -1,10 +1,10 @@
-// The ops port: /healthz (the process serves), /readyz (listeners bound, queue open, not draining),
-// /metrics (Prometheus). Plain node:http; nothing here touches mail.
+// The ops port: /healthz (the process serves), /readyz (listeners bound, not draining, the queue can
+// take mail), /metrics (Prometheus). Plain node:http; nothing here touches mail.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface HealthSource {
-  ready(): { ok: boolean; reason?: string };
+  ready(): Promise<{ ok: boolean; reason?: string }>;
   registry: Registry;
 }
 
@@ -18,8 +18,10 @@ export async function startHttp(address: string, port: number, src: HealthSource
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
-      const r = src.ready();
-      res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ok ? 'ok\n' : `not ready: ${r.reason}\n`);
+      src.ready().then(
+        (r) => res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ok ? 'ok\n' : `not ready: ${r.reason}\n`),
+        (err: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${err.message}\n`),
+      );
     } else if (url === '/metrics') {
       src.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': src.registry.contentType }).end(text),

@@ -1,7 +1,8 @@
 // The control socket (like smtpctl's): `kubemta queue …` talks to the running relay through a Unix socket
 // in the queue directory, so every change goes through the process that owns the queue.
 import { createConnection, createServer, type Server } from 'node:net';
-import { rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runAdmin, type AdminHooks, type AdminRequest, type AdminResponse } from './admin.ts';
 import type { QueueStore } from './fs.ts';
@@ -13,6 +14,11 @@ export function controlSocketPath(queueDir: string): string {
 export async function startControl(store: QueueStore, hooks: AdminHooks): Promise<Server> {
   const path = controlSocketPath(store.dir);
   await rm(path, { force: true });
+  // Only the relay's user may use the socket, whatever the umask (bind() creates it 0777 & ~umask: under
+  // umask 000 any local user could remove queued mail). chmod after bind would leave a window, so it is
+  // bound in a directory of its own (mkdtemp: 0700), made 0600 there, then renamed into place.
+  const staging = await mkdtemp(join(store.dir, '.control-'));
+  const bound = join(staging, 'control.sock');
   const server = createServer((sock) => {
     let buf = '';
     sock.setEncoding('utf8');
@@ -31,10 +37,21 @@ export async function startControl(store: QueueStore, hooks: AdminHooks): Promis
       sock.end(JSON.stringify(res) + '\n');
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bound, () => resolve());
+    });
+    await chmod(bound, 0o600);
+    await rename(bound, path);
+  } catch (err) {
+    server.close();
+    throw err;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  // libuv unlinks the name it bound, which is gone now: remove the one in use
+  server.once('close', () => rmSync(path, { force: true }));
   return server;
 }
 

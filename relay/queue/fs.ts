@@ -6,13 +6,28 @@
 // A mail is committed when messages/<id> exists and its directory entry is fsynced: the content is fsynced
 // on close (flush), the rename is fsynced by a group-committed directory fsync, and only then is 250 sent.
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DirSyncer } from './dirsync.ts';
 import { initialState, QUEUE_ID, type Envelope, type MailState } from './envelope.ts';
 
 export const HEADER_MAGIC = 'KMQ1 ';
+
+/**
+ * Creates the queue's directories 0700 and sets them so when they exist already (a queue written under a
+ * umask of 022 was readable by every local user). Files in them are created 0600. mkdir's mode only loses
+ * bits to the umask, so 0700 and 0600 are the most any umask leaves. The queue directory itself may be a
+ * volume's root that the relay does not own: it is tightened when possible, the subdirectories suffice.
+ */
+async function privateDirs(dir: string, subdirs: string[]): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700).catch(() => {});
+  for (const d of subdirs) {
+    await mkdir(join(dir, d), { recursive: true, mode: 0o700 });
+    await chmod(join(dir, d), 0o700);
+  }
+}
 
 export interface QueuedMail {
   envelope: Envelope;
@@ -79,7 +94,7 @@ export class QueueStore {
 
   /** Creates the layout and recovers what a previous process left: complete mails stay, the rest goes. */
   async open(): Promise<RecoveryReport> {
-    for (const d of ['incoming', 'messages', 'state', 'corrupt']) await mkdir(join(this.dir, d), { recursive: true });
+    await privateDirs(this.dir, ['incoming', 'messages', 'state', 'corrupt']);
     const report: RecoveryReport = { recovered: 0, removedIncomplete: 0, corrupt: [] };
     for (const name of await readdir(join(this.dir, 'incoming'))) {
       await rm(join(this.dir, 'incoming', name), { force: true });
@@ -171,7 +186,7 @@ export class QueueStore {
     const header = `${HEADER_MAGIC}${JSON.stringify(envelope)}\n`;
     const headerBytes = Buffer.byteLength(header);
     // flush: fsync before close. 'wx': never overwrite an existing file (O_EXCL).
-    const stream = createWriteStream(tmp, { flags: 'wx', flush: this.opts.fsync, highWaterMark: 256 * 1024 });
+    const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: this.opts.fsync, highWaterMark: 256 * 1024 });
     stream.write(header);
     let failure: Error | undefined;
     stream.on('error', (err) => {
@@ -231,7 +246,7 @@ export class QueueStore {
     if (!mail) throw new Error(`no queued mail ${id}`);
     const final = this.statePath(id);
     const tmp = `${final}.tmp`;
-    const fh = await open(tmp, 'w');
+    const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(JSON.stringify(state));
       if (this.opts.fsync) await fh.sync();

@@ -101,7 +101,7 @@ s.quit()`,
     // the right password is refused too while the window lasts: a guesser learns nothing
     const ok = await swaks(t.port('smtps'), ['--tlsc', '--auth', 'LOGIN', '--auth-user', 'max', '--auth-password', 'demo-password', '--quit-after', 'AUTH']);
     assert.match(ok.transcript, /421 4\.7\.0/);
-    t.relay.relay.authFailures.clear();
+    t.relay.relay.authLimiter.clear();
   });
 
   it('implicit TLS: the first byte is a TLS handshake, and SNI picks the certificate per hostname', async () => {

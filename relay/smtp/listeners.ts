@@ -106,6 +106,16 @@ async function start(relay: Relay, cfg: ListenerConfig, i: number): Promise<Runn
       },
     },
     proxyPeers,
+    {
+      timeoutMs: () => relay.snapshot.config.limits.commandTimeoutSeconds * 1000,
+      expired: (conn) => {
+        const r = Replies.commandTimeout;
+        relay.metrics.refused.inc({ listener: runtime.name, reason: 'command-timeout' });
+        relay.log.warn({ listener: runtime.name, client: conn.remoteAddress }, 'command not completed within the deadline; closing session');
+        conn.send(r.code, `${r.status} ${r.text}`);
+        conn.close();
+      },
+    },
   );
   server.on('error', (err: Error) => relay.log.debug({ listener: runtime.name, err: err.message }, 'session error'));
   await new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { NetworkList } from '../lookup/cidr.ts';
 import { StrictConnection, type ConnectionPolicy } from './connection.ts';
+import { watchCommandDeadline, type CommandDeadline } from './deadline.ts';
 import { looksLikeV2, parseProxyV2 } from './proxy-v2.ts';
 
 type SocketOptions = { id: string; remoteAddress?: string; remotePort?: number; ignore?: boolean };
@@ -23,11 +24,13 @@ function sessionId(): string {
 export class RelaySmtpServer extends SMTPServer {
   connectionPolicy: ConnectionPolicy;
   proxyPeers: NetworkList | undefined;
+  readonly commandDeadline: CommandDeadline | undefined;
 
-  constructor(options: SMTPServerOptions, policy: ConnectionPolicy, proxyPeers?: NetworkList) {
+  constructor(options: SMTPServerOptions, policy: ConnectionPolicy, proxyPeers?: NetworkList, commandDeadline?: CommandDeadline) {
     super({ ...options, useProxy: proxyPeers ? true : false });
     this.connectionPolicy = policy;
     this.proxyPeers = proxyPeers;
+    this.commandDeadline = commandDeadline;
   }
 
   override connect(socket: Socket, socketOptions: SocketOptions): void {
@@ -36,6 +39,7 @@ export class RelaySmtpServer extends SMTPServer {
     self.connections.add(connection);
     connection.on('error', (err: Error) => self._onError(err));
     connection.on('connect', (data: unknown) => self._onClientConnect(data));
+    if (this.commandDeadline) watchCommandDeadline(connection, this.commandDeadline);
     connection.init();
   }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFile, stat, utimes, writeFile, readdir, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { injectMail, testMessage } from '../../../test/inject.ts';
 import { LocalAgent } from './agent.ts';
@@ -148,16 +149,18 @@ print('unlocked', time.time(), flush=True)
     assert.match(state.lastError!, /^4\.3\.5 action "unconfigured" is not an mbox or maildir action/);
   });
 
+  /** One mail to mailbox `box`, delivered by an agent of its own with a short lock timeout (300 ms). */
+  const deliverTo = async (box: string) => {
+    const agent = new LocalAgent(f.t.relay.relay, { lockTimeoutMs: 300, lockPollMs: 50 });
+    const id = await injectMail(f.t.relay, { from: 'a@example.net', to: [`${box}@example.org`], routes: [localRoute(box, 'unconfigured')] });
+    const queued = f.t.relay.relay.queue.get(id)!;
+    const mail = { ...queued, envelope: { ...queued.envelope, recipients: [{ rcpt: `${box}@example.org`, route: localRoute(box) }] } };
+    return (await agent.deliver(mail, [0], () => f.t.relay.relay.queue.content(mail)))[0];
+  };
+
   it('breaks at once a lock that a killed kubemta left before this relay started, not one a live reader holds', async () => {
     const file = mboxFile(f.dir, 'crashed');
     await mkdir(join(f.dir, 'mail', 'mbox'), { recursive: true });
-    const agent = new LocalAgent(f.t.relay.relay, { lockTimeoutMs: 300, lockPollMs: 50 });
-    const deliverTo = async (box: string) => {
-      const id = await injectMail(f.t.relay, { from: 'a@example.net', to: [`${box}@example.org`], routes: [localRoute(box, 'unconfigured')] });
-      const queued = f.t.relay.relay.queue.get(id)!;
-      const mail = { ...queued, envelope: { ...queued.envelope, recipients: [{ rcpt: `${box}@example.org`, route: localRoute(box) }] } };
-      return (await agent.deliver(mail, [0], () => f.t.relay.relay.queue.content(mail)))[0];
-    };
     // what a relay killed mid-append leaves: its lock, taken before this process started
     await writeFile(`${file}.lock`, 'kubemta 0b7a4c1e-dead-4bee-8000-000000000000\n');
     const startedLongAgo = new Date(performance.timeOrigin - 5_000);
@@ -172,6 +175,23 @@ print('unlocked', time.time(), flush=True)
     const read = await deliverTo('reading');
     assert.equal(read.result, 'deferred');
     assert.match(read.detail, /still locked by another process/);
+  });
+
+  it('breaks at once a fresh kubemta lock whose process on this host is gone, not one whose process lives', async () => {
+    await mkdir(join(f.dir, 'mail', 'mbox'), { recursive: true });
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    // taken after this relay started (no age rule applies), by a kubemta process that has exited
+    await writeFile(`${mboxFile(f.dir, 'orphan')}.lock`, `kubemta 0b7a4c1e-dead-4bee-8000-000000000001 ${dead.pid} ${hostname()}\n`);
+    const started = Date.now();
+    const orphan = await deliverTo('orphan');
+    assert.equal(orphan.result, 'delivered', orphan.detail);
+    assert.ok(Date.now() - started < 250, 'did not wait for the lock');
+    // the same, held by a live process (the test runner stands in for another relay on this host)
+    await writeFile(`${mboxFile(f.dir, 'held')}.lock`, `kubemta 0b7a4c1e-dead-4bee-8000-000000000002 ${process.ppid} ${hostname()}\n`);
+    const held = await deliverTo('held');
+    assert.equal(held.result, 'deferred');
+    assert.match(held.detail, /still locked by another process/);
   });
 
   it('refuses a mailbox name that could leave the mail store, for good and without writing', async () => {

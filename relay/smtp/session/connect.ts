@@ -1,4 +1,4 @@
-// onConnect / onClose: session limits per client address, and the drain on shutdown.
+// onConnect / onClose: session limits in total and per client address, and the drain on shutdown.
 import type { SMTPServerSession } from 'smtp-server';
 import type { Relay } from '../../runtime.ts';
 import { Replies } from '../replies.ts';
@@ -9,6 +9,12 @@ export function onConnect(relay: Relay, listener: string) {
     if (relay.draining) throw new Refusal(Replies.shuttingDown, 'draining');
     const limits = relay.snapshot.config.limits;
     const addr = session.remoteAddress;
+    // across all listeners: smtp-server's own maxClients counts one listener's sessions only
+    if (relay.sessions >= limits.maxConnections) {
+      relay.metrics.refused.inc({ listener, reason: 'connections' });
+      relay.log.warn({ listener, client: addr, open: relay.sessions }, 'too many sessions in total');
+      throw new Refusal(Replies.tooManyConnections, 'connections');
+    }
     const open = relay.clients.get(addr) ?? 0;
     if (open >= limits.maxConnectionsPerClient) {
       relay.metrics.refused.inc({ listener, reason: 'client-connections' });
@@ -16,6 +22,7 @@ export function onConnect(relay: Relay, listener: string) {
       throw new Refusal(Replies.tooManyFromClient, 'client-connections');
     }
     relay.clients.set(addr, open + 1);
+    relay.sessions++;
     (session as SessionMark).counted = true;
     relay.metrics.connections.inc({ listener });
     relay.metrics.activeSessions.inc({ listener });
@@ -32,6 +39,7 @@ export function onClose(relay: Relay, listener: string) {
     const open = (relay.clients.get(addr) ?? 1) - 1;
     if (open <= 0) relay.clients.delete(addr);
     else relay.clients.set(addr, open);
+    relay.sessions--;
     relay.metrics.activeSessions.dec({ listener });
   };
 }

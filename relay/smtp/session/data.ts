@@ -2,7 +2,6 @@
 // content is checked for bare CR/LF (refused: SMTP smuggling) and for size (refused with 552; the rest is
 // read and dropped, never written). Nothing is half-queued: any failure removes what was written.
 import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerRuntime, Relay } from '../../runtime.ts';
 import { newQueueId, type Envelope } from '../../queue/envelope.ts';
@@ -11,6 +10,8 @@ import { findBareLineEnd, connectionOf } from '../connection.ts';
 import { Refusal } from './once.ts';
 import { receivedHeader } from './received.ts';
 import { transaction } from './transaction.ts';
+import { spool, TransferCut } from './spool.ts';
+import { dataDeadline, type DataExpiry } from './data-deadline.ts';
 
 // How much of the message start is read for Received: fields; a header section longer than this is
 // counted up to here (a loop's header grows by one short field per hop, far below it).
@@ -93,19 +94,27 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       body: params.BODY === '8BITMIME' ? '8bitmime' : '7bit',
     };
     const log = relay.log.child({ qid: envelope.id, listener });
-    const timer = setTimeout(() => {
-      log.warn({ client: session.remoteAddress }, 'DATA timeout; closing session');
-      const conn = connectionOf(session);
-      conn?.send(Replies.dataTimeout.code, `${Replies.dataTimeout.status} ${Replies.dataTimeout.text}`);
-      conn?.close();
-      stream.destroy();
-    }, config.limits.dataTimeoutSeconds * 1000);
-    const incoming = relay.queue.create(envelope);
     const guard = new ContentGuard(maxBytes);
+    const limits = config.limits;
+    let expired: DataExpiry | undefined;
+    const stopClock = dataDeadline(
+      { hardMs: limits.dataTimeoutSeconds * 1000, graceMs: limits.commandTimeoutSeconds * 1000, minBytesPerSecond: limits.dataMinBytesPerSecond },
+      () => stream.byteLength ?? guard.bytes,
+      (why) => {
+        expired = why;
+        const r = why === 'timeout' ? Replies.dataTimeout : Replies.dataTooSlow;
+        log.warn({ client: session.remoteAddress, bytes: stream.byteLength ?? guard.bytes }, why === 'timeout' ? 'DATA timeout; closing session' : 'DATA below the minimum rate; closing session');
+        const conn = connectionOf(session);
+        conn?.send(r.code, `${r.status} ${r.text}`);
+        conn?.close();
+        // ends the copy: spool() turns the cut into an error, and the partial file is removed
+        stream.destroy();
+      },
+    );
+    const incoming = relay.queue.create(envelope);
     try {
       incoming.stream.write(receivedHeader(envelope, session, lr.cfg.hostname ?? config.hostname ?? 'localhost'));
-      stream.pipe(guard);
-      await pipeline(guard, incoming.stream);
+      await spool(stream, guard, incoming.stream);
       if (guard.bare) throw new Refusal(Replies.bareLineEndInData, 'bare-line-end');
       if (stream.sizeExceeded || guard.bytes > maxBytes) throw new Refusal(Replies.messageTooBig, 'size');
       // our own Received: field is the next hop
@@ -123,6 +132,13 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       await incoming.abort();
       // whatever is left of the DATA stream must still be read, or the session stalls
       stream.resume();
+      if (err instanceof TransferCut) {
+        // nobody is left to read a reply; counted, and logged without the noise of a failed hook
+        const reason = expired ? `data-${expired}` : 'data-cut';
+        relay.metrics.refused.inc({ listener, reason });
+        if (!expired) log.info({ client: session.remoteAddress, bytes: guard.bytes }, 'DATA cut short; nothing queued');
+        throw new Refusal(Replies.localError, reason);
+      }
       if (err instanceof Refusal) {
         relay.metrics.refused.inc({ listener, reason: err.reason });
         log.info({ client: session.remoteAddress, reply: `${err.reply.code} ${err.reply.status}` }, 'message refused');
@@ -135,7 +151,7 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       }
       throw err;
     } finally {
-      clearTimeout(timer);
+      stopClock();
     }
   };
 }
