@@ -1,16 +1,24 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The check a new user's first minutes make: clone the repository's HEAD into an empty directory (nothing
 # beside it: no ../shared, no node_modules, no built image) and run the README's two commands there:
 #   npm install && npm start   the relay comes up on the seed; the README's swaks example is delivered
 #   npm install && npm test    every tier passes (KUBEMTA_FRESH_CLONE=1: without this check, no recursion)
 # The clone and everything the commands started are removed at the end, also when a step fails.
-set -eu
+set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$repo/node_modules/.bin:$PATH"; export PATH
 dir=$(mktemp -d /tmp/kubemta-fresh.XXXXXX)
 start_pid=""
+# stop_start: TERM to npm start's process group (npm, the shell, the relay), KILL after 15 s
+stop_start() {
+  [ -n "$start_pid" ] || return 0
+  kill -TERM -- "-$start_pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 -- "-$start_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$start_pid" 2>/dev/null || true
+  start_pid=""
+}
 cleanup() {
-  if [ -n "$start_pid" ]; then kill -TERM -- "-$start_pid" 2>/dev/null || true; sleep 1; kill -KILL -- "-$start_pid" 2>/dev/null || true; fi
+  stop_start
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -42,9 +50,7 @@ grep -q '250 2.0.0 Ok: queued as' "$dir/swaks.log" || { cat "$dir/swaks.log" >&2
 mbox=examples/seed/state/mail/mbox/moritz
 for _ in $(seq 100); do [ -s "$mbox" ] && break; sleep 0.1; done
 grep -q '^From: max@example.org' "$mbox" || { echo "fresh-clone: the mail did not reach $mbox" >&2; exit 1; }
-kill -TERM -- "-$start_pid" 2>/dev/null || true
-wait "$start_pid" 2>/dev/null || true
-start_pid=""
+stop_start
 echo "fresh-clone: npm start: relay up, the README's swaks mail delivered to $mbox ($(( $(date +%s) - t0 )) s)"
 
 echo "fresh-clone: npm install && npm test"

@@ -8,7 +8,7 @@
 #   4. the project's local cluster (e2e/cluster/cluster.sh; built once, ~6 min, then cached)
 #   5. the operator tier on its real API server
 #   6. the e2e tier on its real node: image, helm install, the seed, real mail
-#   7. the fresh-clone check: the README's two commands in a clone of HEAD (scripts/fresh-clone.sh)
+#   7. in CI, the fresh-clone check: the README's two commands in a clone of HEAD (scripts/fresh-clone.sh)
 # Each tier runs under a deadline (scripts/tier.ts) and every tier runs even when an earlier one failed;
 # the exit status is 0 only when all passed. A cluster this script started is stopped at the end, one
 # that was already up is left up.
@@ -69,9 +69,13 @@ else
   - local cluster (see [cluster] lines above)"
 fi
 
-# the README's two commands in a clone of HEAD, with nothing beside it; not again inside that clone
-if [ "${KUBEMTA_FRESH_CLONE:-}" != 1 ] && [ -z "$failed" ]; then
-  tier "fresh clone (README's two commands)" 2400 sh scripts/fresh-clone.sh
+# the README's two commands in a clone of HEAD, with nothing beside it: in CI (CI=true), or when asked
+# (KUBEMTA_FRESH_CLONE_CHECK=1, `npm run test:fresh-clone`); never again inside that clone
+if [ "${KUBEMTA_FRESH_CLONE:-}" != 1 ] && { [ "${CI:-}" = true ] || [ "${KUBEMTA_FRESH_CLONE_CHECK:-}" = 1 ]; }; then
+  if [ -z "$failed" ]; then tier "fresh clone (README's two commands)" 2400 bash scripts/fresh-clone.sh
+  else echo "== fresh clone: not run, an earlier tier failed"; fi
+elif [ "${KUBEMTA_FRESH_CLONE:-}" != 1 ]; then
+  echo "== fresh clone: runs in CI (CI=true) or with npm run test:fresh-clone"
 fi
 
 if [ -n "$failed" ]; then
