@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
 import { ROOT } from '../deploy/generate.ts';
-import { until } from '../operator/controllers/testing-cluster.ts';
+
 import { BRIDGE_ADDRESS, Cluster, condition, mustExec, type KubeObject } from './kube.ts';
 import { Mailboxes } from './mail.ts';
 import { startSmarthost, type Smarthost } from './smarthost.ts';
+import { until } from '../test/until.ts';
 
 export const Names = {
   release: 'kubemta-e2e',

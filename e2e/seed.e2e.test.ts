@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLAIN, ROOT } from '../deploy/generate.ts';
-import { until } from '../operator/controllers/testing-cluster.ts';
+
 import { Names, SeedEnv } from './environment.ts';
 import { condition, mustExec, type KubeObject } from './kube.ts';
 import { certInfo, pythonSubmit, sendPlain, servedCert, swaks, testMessage } from './mail.ts';
 import { kubemtaViolations, restrictedViolations, type PodTemplateLike } from './pss.ts';
+import { until } from '../test/until.ts';
 
 const enabled = process.env.KUBEMTA_E2E === '1';
 const skip = enabled ? false : 'e2e tier: set KUBEMTA_E2E=1 (needs root; npm test does it)';

@@ -7,8 +7,9 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { baseConfig, python, ROOT, startTestRelay, swaks, tempDir } from '../test/harness.ts';
-import { startSink, until } from '../test/smtp-sink.ts';
+import { startSink } from '../test/smtp-sink.ts';
 import type { RunningRelay } from './main.ts';
+import { until } from '../test/until.ts';
 
 const SEED = join(ROOT, 'examples/seed');
 
@@ -114,12 +115,12 @@ s.quit()`,
       moritz: ['L2 moritz', 'L3 moritz example.com', 'L3 moritz *.example.net'],
     };
     const total = Object.values(expected).flat().length;
-    const deadline = Date.now() + 20_000;
     let boxes = await mailboxes(join(dir, 'mail'), Object.keys(expected));
-    while (Object.values(boxes).flat().length < total && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
+    // the assertions below say which mail is missing when the wait runs out
+    await until(`${total} mails delivered`, async () => {
       boxes = await mailboxes(join(dir, 'mail'), Object.keys(expected));
-    }
+      return Object.values(boxes).flat().length >= total;
+    }, 20_000).catch(() => undefined);
     for (const [box, subjects] of Object.entries(expected)) {
       assert.deepEqual(boxes[box].map((m) => m.subject).sort(), [...subjects].sort(), `mailbox ${box}`);
     }
@@ -153,7 +154,7 @@ describe('Listing 2 alone: the forward to moritz@example.net leaves the relay', 
     try {
       const r = await swaks(t.port('plain'), ['--from', 'sender@outside.test', '--to', 'moritz@example.org,mm@example.org', '--header', 'Subject: forward']);
       assert.equal(r.code, 0, r.transcript);
-      await until(() => sink.received.length > 0, 15_000, 'the forwarded copy');
+      await until('the forwarded copy', () => sink.received.length > 0, 15_000);
       assert.equal(sink.received.length, 1);
       assert.deepEqual(sink.received[0].to, ['moritz@example.net']);
       assert.equal(sink.received[0].from, 'sender@outside.test');

@@ -92,10 +92,3 @@ export async function startSink(options: SinkOptions = {}): Promise<TestSink> {
 }
 
 /** Waits until `cond` holds (polling; it may be async), or fails after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';
+import { until } from '../../test/until.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } };
 const WRITES = ['apply', 'apply-status', 'delete', 'create'];
@@ -45,9 +46,9 @@ describe('operator leader election on a real API server', { skip: clusterEnabled
     const a = await replica('replica-a');
     await until('replica-a leads', () => leading(a.m), 20_000);
     const b = await replica('replica-b');
-    await until('seed reconciled by a', async () => (await readyOf('MailServer', 'post')) === 'True');
+    await until('seed reconciled by a', async () => (await readyOf('MailServer', 'post')) === 'True', 60_000);
     await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'VirtualUser', metadata: { name: 'during' }, spec: { mailDomainRef: { name: 'example-org' }, address: 'during@example.org', mailbox: 'during' } }]);
-    await until('VirtualUser/during Ready (by a)', async () => (await readyOf('VirtualUser', 'during')) === 'True');
+    await until('VirtualUser/during Ready (by a)', async () => (await readyOf('VirtualUser', 'during')) === 'True', 60_000);
     await new Promise((r) => setTimeout(r, 3000)); // several of b's election attempts
     assert.equal(await leading(b.m), false);
     assert.equal(writes(b.client), 0, `the waiting replica wrote: ${JSON.stringify(b.client.counts)}`);
@@ -60,7 +61,7 @@ describe('operator leader election on a real API server', { skip: clusterEnabled
     await until('replica-b leads', () => leading(b.m), 20_000);
     const handover = Date.now() - t;
     await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'VirtualUser', metadata: { name: 'after' }, spec: { mailDomainRef: { name: 'example-org' }, address: 'after@example.org', mailbox: 'after' } }]);
-    await until('VirtualUser/after Ready (by b)', async () => (await readyOf('VirtualUser', 'after')) === 'True');
+    await until('VirtualUser/after Ready (by b)', async () => (await readyOf('VirtualUser', 'after')) === 'True', 60_000);
     assert.ok(writes(b.client) > 0);
     assert.ok(handover < 5000, `handover took ${handover} ms`);
     process.stdout.write(`# leader handover after a clean stop: ${handover} ms\n`);

@@ -10,7 +10,8 @@ import { KubeClient, Resources, ApiError, type KubeObjectLike, type Resource } f
 import { validateConfig } from '../../relay/config/load.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments, DEMO_HASH } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';
+import { until } from '../../test/until.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[]; [k: string]: unknown } };
 type Spec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- objects as the API returns them
@@ -61,11 +62,11 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
       change(o.spec);
       await admin.update(Resources[kind], ns, o);
       return true;
-    });
+    }, 60_000);
   };
   const serverSettled = async () => {
     await manager.idle();
-    await until('MailServer Ready', async () => (await readyOf('MailServer', 'post'))?.status === 'True');
+    await until('MailServer Ready', async () => (await readyOf('MailServer', 'post'))?.status === 'True', 60_000);
   };
 
   it('installs the CRDs: structural, with status subresource and printer columns', async () => {
@@ -104,22 +105,22 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
   it('gives a bad object Ready=False naming the field, and keeps the last good config in place', async () => {
     const cmBefore = (await get('ConfigMap', 'post-config'))!;
     await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'Listener', metadata: { name: 'again' }, spec: { mailServerRef: { name: 'post' }, port: 587 } }]);
-    await until('Listener/again Ready=False', async () => (await readyOf('Listener', 'again'))?.reason === 'PortConflict');
+    await until('Listener/again Ready=False', async () => (await readyOf('Listener', 'again'))?.reason === 'PortConflict', 60_000);
     assert.equal((await readyOf('Listener', 'again'))!.message, 'spec.port: port 587 of Service "post" is already used by Listener "submission"');
-    await until('MailServer held', async () => (await readyOf('MailServer', 'post'))?.reason === 'HeldByInvalidObjects');
+    await until('MailServer held', async () => (await readyOf('MailServer', 'post'))?.reason === 'HeldByInvalidObjects', 60_000);
     await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'VirtualUser', metadata: { name: 'lost' }, spec: { mailDomainRef: { name: 'nowhere' }, address: 'lost@example.org', mailbox: 'lost' } }]);
-    await until('VirtualUser/lost Ready=False', async () => (await readyOf('VirtualUser', 'lost'))?.message === 'spec.mailDomainRef.name: no MailDomain "nowhere"');
+    await until('VirtualUser/lost Ready=False', async () => (await readyOf('VirtualUser', 'lost'))?.message === 'spec.mailDomainRef.name: no MailDomain "nowhere"', 60_000);
     assert.equal((await get('ConfigMap', 'post-config'))!.metadata.resourceVersion, cmBefore.metadata.resourceVersion, 'the relay config was not touched');
     await admin.delete(Resources.Listener, ns, 'again');
     await admin.delete(Resources.VirtualUser, ns, 'lost');
-    await until('MailServer Ready again', async () => (await readyOf('MailServer', 'post'))?.status === 'True');
+    await until('MailServer Ready again', async () => (await readyOf('MailServer', 'post'))?.status === 'True', 60_000);
   });
 
   it('retries a 409 conflict on an object it owns, taking its fields back', async () => {
     const cm = (await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> };
     const good = cm.data['relay.yaml'];
     await admin.apply(Resources.ConfigMap, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'post-config', namespace: ns }, data: { 'relay.yaml': 'listeners: []\n' } }, 'intruder', { force: true });
-    await until('config restored', async () => ((await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> }).data['relay.yaml'] === good);
+    await until('config restored', async () => ((await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> }).data['relay.yaml'] === good, 60_000);
     const conflicts = (await manager.ctx.metrics.conflicts.get()).values.find((v) => v.labels.kind === 'ConfigMap')?.value;
     assert.ok((conflicts ?? 0) >= 1, 'the operator met the 409 and retried with force');
     // and a plain 409 from a stale resourceVersion is what the lease and the queue retry
@@ -131,7 +132,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     const dep = (await get('Deployment', 'post'))!;
     const writesBefore = { ...op.client.counts };
     await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'VirtualUser', metadata: { name: 'neu' }, spec: { mailDomainRef: { name: 'example-org' }, address: 'neu@example.org', mailbox: 'neu' } }]);
-    await until('VirtualUser/neu Ready', async () => (await readyOf('VirtualUser', 'neu'))?.status === 'True');
+    await until('VirtualUser/neu Ready', async () => (await readyOf('VirtualUser', 'neu'))?.status === 'True', 60_000);
     await manager.idle();
     const delta = (verb: string) => (op.client.counts[verb] ?? 0) - (writesBefore[verb] ?? 0);
     assert.equal((await get('Deployment', 'post'))!.metadata.resourceVersion, dep.metadata.resourceVersion);
@@ -144,7 +145,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     // the Deployment's own pod (Pending without a node): a bare Pod with these labels would be adopted by the ReplicaSet
     const selector = 'app.kubernetes.io/name=kubemta,app.kubernetes.io/instance=post';
     const relayPod = async () => (await admin.list<Obj>(Pod, ns, selector)).items.find((p) => !p.metadata.deletionTimestamp);
-    const pod0 = await until('the relay pod', relayPod);
+    const pod0 = await until('the relay pod', relayPod, 60_000);
     const hashOn = (p: Obj | undefined) => p?.metadata.annotations?.['kubemta.io/volumes-hash'];
     const dep = (await get('Deployment', 'post'))!;
     const nudges = async () => (await manager.ctx.metrics.podNudges.get()).values[0]?.value ?? 0;
@@ -158,7 +159,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     const pod1 = await until('volumes-hash set on the pod', async () => {
       const p = await relayPod();
       return hashOn(p) && hashOn(p) !== hashOn(pod0) ? p : undefined;
-    });
+    }, 60_000);
     const userMs = Date.now() - t;
     await manager.idle();
     assert.equal(pod1.metadata.uid, pod0.metadata.uid, 'the same pod');
@@ -188,7 +189,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     const pod2 = await until('volumes-hash changed again', async () => {
       const p = await relayPod();
       return hashOn(p) !== hashOn(pod1) ? p : undefined;
-    });
+    }, 60_000);
     const certMs = Date.now() - t;
     await manager.idle();
     assert.equal(pod2.metadata.uid, pod0.metadata.uid);
@@ -215,7 +216,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
       { apiVersion: api, kind: 'MailDomain', metadata: { name: 'tld' }, spec: { mailServerRef: { name: 'post' }, domains: ['example.*'], priority: 200 } },
       { apiVersion: api, kind: 'VirtualUser', metadata: { name: 'wild' }, spec: { mailDomainRef: { name: 'tld' }, address: 'wild@example.shop', mailbox: 'wild' } },
     ]);
-    await until('VirtualUser/wild Ready', async () => (await readyOf('VirtualUser', 'wild'))?.status === 'True');
+    await until('VirtualUser/wild Ready', async () => (await readyOf('VirtualUser', 'wild'))?.status === 'True', 60_000);
     const d = (await get('MailDomain', 'tld'))!;
     assert.equal(ready(d)!.status, 'True');
     assert.match(String((d.status!.warnings as string[])[0]), /^spec\.domains: "example\.\*" is a wildcard top-level domain/);
@@ -231,7 +232,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'oops' }, stringData: { password: 'hunter2-cleartext' } },
       { apiVersion: api, kind: 'VirtualUser', metadata: { name: 'oops' }, spec: { mailDomainRef: { name: 'example-org' }, address: 'oops@example.org', mailbox: 'oops', login: { passwordHashSecretRef: { name: 'oops' } } } },
     ]);
-    await until('VirtualUser/oops Ready=False', async () => (await readyOf('VirtualUser', 'oops'))?.reason === 'InvalidSpec');
+    await until('VirtualUser/oops Ready=False', async () => (await readyOf('VirtualUser', 'oops'))?.reason === 'InvalidSpec', 60_000);
     await admin.delete(Resources.VirtualUser, ns, 'oops');
     await serverSettled();
     const key = Buffer.from(String(((await get('Secret', 'post-tls')) as Obj & { data: Record<string, string> }).data['tls.key']), 'base64').toString('utf8');
@@ -266,43 +267,43 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await until('StatefulSet and its volume claims', async () => {
       const claims = await Promise.all([0, 1, 2].flatMap((i) => [`queue-post-${i}`, `mail-post-${i}`]).map((n) => get('PersistentVolumeClaim', n)));
       return !!(await get('StatefulSet', 'post')) && !(await get('Deployment', 'post')) && claims.every(Boolean);
-    });
+    }, 60_000);
     const sts = (await get('StatefulSet', 'post')) as Obj & { spec: Spec };
     assert.equal(sts.spec.replicas, 3);
     assert.equal(sts.spec.serviceName, 'post-pods');
     assert.deepEqual(sts.spec.volumeClaimTemplates.map((v: Spec) => v.metadata.name), ['queue', 'mail']);
     assert.ok(await get('Service', 'post-pods'), 'the headless Service the StatefulSet names');
-    await until('status names the StatefulSet', async () => (await get('MailServer', 'post'))?.status?.workload === 'StatefulSet/post');
+    await until('status names the StatefulSet', async () => (await get('MailServer', 'post'))?.status?.workload === 'StatefulSet/post', 60_000);
 
     // a volume claim template cannot change in place: the StatefulSet is replaced, its pods and claims stay
-    const pod = await until('pod post-0', () => getOrUndefined<Obj>(admin, Pod, ns, 'post-0'));
+    const pod = await until('pod post-0', () => getOrUndefined<Obj>(admin, Pod, ns, 'post-0'), 60_000);
     await edit('MailServer', 'post', (s) => (s.queue = { ...s.queue, size: '2Gi' }));
     await until('StatefulSet replaced with the new claim size', async () => {
       const x = (await get('StatefulSet', 'post')) as (Obj & { spec: Spec }) | undefined;
       return x && x.metadata.uid !== sts.metadata.uid && x.spec.volumeClaimTemplates[0].spec.resources.requests.storage === '2Gi';
-    });
+    }, 60_000);
     await serverSettled();
     const adopted = await until('pod post-0 adopted', async () => {
       const p = await getOrUndefined<Obj & { metadata: { ownerReferences?: { uid: string }[] } }>(admin, Pod, ns, 'post-0');
       const owner = (await get('StatefulSet', 'post'))!.metadata.uid;
       return p?.metadata.ownerReferences?.[0]?.uid === owner ? p : undefined;
-    });
+    }, 60_000);
     assert.equal(adopted.metadata.uid, pod.metadata.uid, 'the pod was not recreated');
     assert.ok(await get('PersistentVolumeClaim', 'queue-post-0'));
 
     await edit('MailServer', 'post', (s) => (s.replicas = 1));
-    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')));
+    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')), 60_000);
     assert.ok(await get('PersistentVolumeClaim', 'queue-post-2'), 'a replica\'s queue volume outlives its StatefulSet (mail is data)');
     await serverSettled();
   });
 
   it('prunes what it no longer renders: table Secrets above tableShards, a Service no Listener uses', async () => {
     await edit('MailServer', 'post', (s) => (s.tableShards = 2));
-    await until('post-tables-2 and -3 deleted', async () => !(await get('Secret', 'post-tables-2')) && !(await get('Secret', 'post-tables-3')) && !!(await get('Secret', 'post-tables-1')));
+    await until('post-tables-2 and -3 deleted', async () => !(await get('Secret', 'post-tables-2')) && !(await get('Secret', 'post-tables-3')) && !!(await get('Secret', 'post-tables-1')), 60_000);
     await edit('Listener', 'inbound', (s) => (s.service = { ...s.service, name: 'mx' }));
-    await until('Service mx', async () => ((await get('Service', 'mx')) as (Obj & { spec: Spec }) | undefined)?.spec.ports[0].port === 25);
+    await until('Service mx', async () => ((await get('Service', 'mx')) as (Obj & { spec: Spec }) | undefined)?.spec.ports[0].port === 25, 60_000);
     await edit('Listener', 'inbound', (s) => (s.service = { type: 'None' }));
-    await until('Service mx deleted', async () => !(await get('Service', 'mx')));
+    await until('Service mx deleted', async () => !(await get('Service', 'mx')), 60_000);
     assert.deepEqual(((await get('Service', 'post')) as Obj & { spec: Spec }).spec.ports.map((p: Spec) => p.port), [587]);
     await serverSettled();
   });
@@ -313,7 +314,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await until('Deployment collected', async () => !(await get('Deployment', 'post')) && !(await get('ConfigMap', 'post-config')) && !(await get('Service', 'post')) && !(await get('Secret', 'post-tables-0')), 90_000);
     assert.ok(await get('PersistentVolumeClaim', 'post-queue'), 'queue PVC retained');
     assert.ok(await get('PersistentVolumeClaim', 'post-mail'), 'mail PVC retained');
-    await until('Listener reports its missing server', async () => (await readyOf('Listener', 'inbound'))?.reason === 'MailServerNotFound');
+    await until('Listener reports its missing server', async () => (await readyOf('Listener', 'inbound'))?.reason === 'MailServerNotFound', 60_000);
   });
 
   it('holds the shipped RBAC to exactly the permissions the operator used in this run', () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';
+import { until } from '../../test/until.ts';
 
 type Pki = KubeObjectLike & { spec: { hostnames: string[] }; status?: { notAfter?: string; renewalTime?: string; hostnames?: string[]; conditions?: { type: string; status: string }[] } };
 const DAY = 86400_000;
@@ -42,25 +43,25 @@ describe('PkiCert selfSigned on a real API server', { skip: clusterEnabled ? fal
   it('issues, issues again for new hostnames, and renews before expiry', async () => {
     await start(0);
     await applyDocs(admin, ns, [{ apiVersion: 'kubemta.io/v1alpha1', kind: 'PkiCert', metadata: { name: 'post' }, spec: { hostnames: ['post.example.org'], selfSigned: {} } }]);
-    const first = await until('issued', cert);
+    const first = await until('issued', cert, 60_000);
     assert.equal(first.subjectAltName, 'DNS:post.example.org');
     const ready = await until('Ready with notAfter', async () => {
       const p = await pki();
       return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.status.notAfter ? p : undefined;
-    });
+    }, 60_000);
     assert.equal(Date.parse(ready.status!.notAfter!), Date.parse(first.validTo));
     assert.equal(Date.parse(ready.status!.renewalTime!), Date.parse(first.validTo) - 30 * DAY, 'renewal due renewBeforeDays (30) before the end of 90 days');
 
     const p = await pki();
     await admin.update(Resources.PkiCert, ns, { ...p, spec: { ...p.spec, hostnames: ['post.example.org', 'mx.example.org'] } });
-    const second = await until('issued for the new hostnames', async () => ((await cert())?.subjectAltName?.includes('mx.example.org') ? cert() : undefined));
-    await until('status lists them', async () => JSON.stringify((await pki()).status?.hostnames) === '["post.example.org","mx.example.org"]');
+    const second = await until('issued for the new hostnames', async () => ((await cert())?.subjectAltName?.includes('mx.example.org') ? cert() : undefined), 60_000);
+    await until('status lists them', async () => JSON.stringify((await pki()).status?.hostnames) === '["post.example.org","mx.example.org"]', 60_000);
 
     await start(61); // 90-day certificate, renewal 30 days before the end: due after day 60
     const third = await until('renewed', async () => {
       const c = await cert();
       return c && c.serialNumber !== second!.serialNumber ? c : undefined;
-    });
+    }, 60_000);
     assert.ok(Date.parse(third.validTo) > Date.parse(second!.validTo) + 60 * DAY, `${third.validTo} vs ${second!.validTo}`);
     const events = (await admin.list<KubeObjectLike & { reason: string; message: string }>(Resources.Event, ns)).items.map((e) => `${e.reason}: ${e.message}`);
     assert.ok(events.some((e) => /^Issued: .*\(hostnames changed\)$/.test(e)), events.join('\n'));

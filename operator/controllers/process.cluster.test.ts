@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
 import { seedDocuments } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, skipReason, until } from './testing-cluster.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, skipReason } from './testing-cluster.ts';
+import { until } from '../../test/until.ts';
 
 const KUBEMTA = new URL('../../bin/kubemta', import.meta.url).pathname;
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } };

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments, DEMO_HASH } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason, until } from './testing-cluster.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';
+import { until } from '../../test/until.ts';
 
 const COUNT = Number(process.env.KUBEMTA_SCALE_USERS ?? 10_000);
 const enabled = clusterEnabled && process.env.KUBEMTA_SCALE === '1';

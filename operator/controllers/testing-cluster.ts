@@ -6,6 +6,7 @@ import * as yaml from 'js-yaml';
 import { pino } from 'pino';
 import { ApiError, KubeClient, type KubeObjectLike, type Resource } from '../kube/client.ts';
 import { crdFiles } from '../api/generate.ts';
+import { until } from '../../test/until.ts';
 
 export const clusterEnabled = process.env.KUBEMTA_CLUSTER === '1' && !!process.env.KUBECONFIG;
 export const skipReason = 'cluster tier: set KUBEMTA_CLUSTER=1 and KUBECONFIG=$(e2e/cluster/cluster.sh up)';
@@ -18,21 +19,6 @@ const rbacRes = (kind: string): Resource => ({ group: 'rbac.authorization.k8s.io
 
 export const silentLog = pino({ level: process.env.KUBEMTA_TEST_LOG ?? 'silent' });
 
-export async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 export async function installCrds(admin: KubeClient): Promise<void> {
   for (const text of crdFiles().values()) {
     const crd = yaml.load(text) as KubeObjectLike;
@@ -43,7 +29,7 @@ export async function installCrds(admin: KubeClient): Promise<void> {
     await until(`CRD ${name} established`, async () => {
       const c = await admin.get<KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } }>(CRD, '', name);
       return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
-    });
+    }, 60_000);
   }
 }
 
@@ -82,7 +68,7 @@ export async function operatorClient(admin: KubeClient, ns: string): Promise<{ c
     if (!secretName) return undefined;
     const s = await admin.get<KubeObjectLike & { data?: { token?: string } }>({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, secretName);
     return s.data?.token ? Buffer.from(s.data.token, 'base64').toString('utf8') : undefined;
-  });
+  }, 60_000);
   return {
     client: admin.withToken(token),
     token,

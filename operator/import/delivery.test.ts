@@ -10,6 +10,7 @@ import * as yaml from 'js-yaml';
 import { ROOT, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
 import type { RunningRelay } from '../../relay/main.ts';
 import { importFixture, localize, localRelayConfig, renderDocs } from './testing.ts';
+import { until } from '../../test/until.ts';
 
 interface Under {
   dir: string;
@@ -135,13 +136,11 @@ describe('operator/import delivery: the imported seed delivers every listing\'s 
     };
     const total = Object.values(expected).flat().length;
     const boxes = { example: {} as Record<string, string[]>, imported: {} as Record<string, string[]> };
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    // the assertions below say which mail is missing when the wait runs out
+    await until(`${total} mails in both setups`, async () => {
       for (const which of ['example', 'imported'] as const) boxes[which] = await mailboxes(join(under[which].dir, 'mail'));
-      const counts = Object.values(boxes).map((b) => Object.values(b).flat().length);
-      if (counts.every((c) => c >= total) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      return Object.values(boxes).every((b) => Object.values(b).flat().length >= total);
+    }, 30_000).catch(() => undefined);
     assert.deepEqual(boxes.imported, expected);
     assert.deepEqual(boxes.example, expected);
     assert.deepEqual(onward(under.imported), ['friend@elsewhere.test → friend@elsewhere.test']);

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type KubeClient, type KubeObjectLike, type WatchEvent } from './client.ts';
 import { Informer } from './informer.ts';
+import { until } from '../../test/until.ts';
 
 const R = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 const obj = (name: string, rv: string): KubeObjectLike => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
@@ -37,7 +38,7 @@ describe('operator/kube informer', () => {
     const inf = new Informer(client, R, { namespace: 'ns' });
     const run = inf.run();
     await inf.synced();
-    await new Promise((r) => setTimeout(r, 20));
+    await until('the resumed watch', () => calls.length >= 3, 2000);
     assert.deepEqual(inf.list().map((o) => o.metadata.name).sort(), ['a', 'b']);
     assert.deepEqual(calls, ['list', 'watch@101', 'watch@7']);
     assert.equal(inf.health.restarts, 1);
@@ -61,7 +62,7 @@ describe('operator/kube informer', () => {
     inf.on((e) => seen.push(`${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`));
     const run = inf.run();
     await inf.synced();
-    await new Promise((r) => setTimeout(r, 20));
+    await until('the relist after 410', () => calls.length >= 4, 2000);
     assert.deepEqual(seen, ['ADDED a@1', 'ADDED b@2', 'MODIFIED a@5', 'ADDED c@6', 'DELETED b@2']);
     assert.deepEqual(calls, ['list', 'watch@101', 'list', 'watch@103']);
     assert.equal(inf.health.relists, 2);

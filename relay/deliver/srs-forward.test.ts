@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseConfig, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
-import { startSink, until } from '../../test/smtp-sink.ts';
+import { startSink } from '../../test/smtp-sink.ts';
+import { until } from '../../test/until.ts';
 
 describe('SRS for forwarded mail (outbound.srs)', () => {
   it('rewrites the sender of a forward, takes bounces back to the original sender, refuses forged addresses', async () => {
@@ -25,7 +26,7 @@ describe('SRS for forwarded mail (outbound.srs)', () => {
     try {
       const sent = await swaks(t.port('plain'), ['--from', 'sender@outside.test', '--to', 'moritz@example.org', '--header', 'Subject: forward']);
       assert.equal(sent.code, 0, sent.transcript);
-      await until(() => sink.received.length === 1, 15_000, 'the forwarded copy');
+      await until('the forwarded copy', () => sink.received.length === 1, 15_000);
       const srsFrom = sink.received[0].from;
       assert.match(srsFrom, /^SRS0=[^=]{4}=[A-Z2-7]{2}=outside\.test=sender@relay\.example\.org$/);
       assert.deepEqual(sink.received[0].to, ['moritz@example.net']);
@@ -33,7 +34,7 @@ describe('SRS for forwarded mail (outbound.srs)', () => {
       // the next hop bounces: the null sender to the SRS address, from anywhere
       const bounce = await swaks(t.port('plain'), ['--from', '<>', '--to', srsFrom, '--header', 'Subject: Undelivered Mail Returned to Sender']);
       assert.equal(bounce.code, 0, bounce.transcript);
-      await until(() => sink.received.length === 2, 15_000, 'the bounce relayed back');
+      await until('the bounce relayed back', () => sink.received.length === 2, 15_000);
       assert.deepEqual(sink.received[1].to, ['sender@outside.test']);
       assert.equal(sink.received[1].from, '', 'a bounce stays a bounce');
 
@@ -43,7 +44,7 @@ describe('SRS for forwarded mail (outbound.srs)', () => {
       // a local copy beside a forward: the local one is delivered, the forwarded one is rewritten
       const both = await swaks(t.port('plain'), ['--from', 'other@outside.test', '--to', 'max@example.org', '--header', 'Subject: both']);
       assert.equal(both.code, 0, both.transcript);
-      await until(() => sink.received.length === 3, 15_000, 'the second forward');
+      await until('the second forward', () => sink.received.length === 3, 15_000);
       assert.match(sink.received[2].from, /^SRS0=.*=outside\.test=other@relay\.example\.org$/);
       assert.deepEqual(sink.received[2].to, ['max@example.net']);
     } finally {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseConfig, RawSmtp, run, startTestRelay, tempDir } from '../../test/harness.ts';
-import { until } from '../../test/smtp-sink.ts';
+import { until } from '../../test/until.ts';
 
 const root = process.getuid?.() === 0;
 
@@ -21,7 +21,7 @@ describe('/readyz and the queue filesystem', { skip: !root && 'needs root to mou
     const lines = r.stdout.trim().split('\n');
     return { status: Number(lines.pop()), body: lines.join('\n') };
   };
-  const becomes = (status: number, what: string) => until(async () => (await readyz()).status === status, 5000, what);
+  const becomes = (status: number, what: string) => until(what, async () => (await readyz()).status === status, 5000);
 
   before(async () => {
     ({ dir, cleanup } = await tempDir());

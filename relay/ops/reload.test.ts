@@ -8,14 +8,8 @@ import type { TLSSocket } from 'node:tls';
 import * as yaml from 'js-yaml';
 import { generate } from 'selfsigned';
 import { baseConfig, exited, RawSmtp, spawnRelay, startTestRelay, tempDir, writeConfig } from '../../test/harness.ts';
+import { until } from '../../test/until.ts';
 
-async function until(cond: () => Promise<boolean> | boolean, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** STARTTLS on a raw session; resolves with the TLS socket and the served certificate's fingerprint. */
 async function starttls(port: number): Promise<{ tls: TLSSocket; fingerprint: string; read: () => string }> {
@@ -38,15 +32,15 @@ describe('relay/ops reload', () => {
     await rename(join(dir, 'certs/post.key.new'), join(dir, 'certs/post.key'));
     await rename(join(dir, 'certs/post.crt.new'), join(dir, 'certs/post.crt'));
     let fresh = '';
-    await until(async () => {
+    await until('condition', async () => {
       const s = await starttls(port);
       fresh = s.fingerprint;
       s.tls.destroy();
       return fresh !== live.fingerprint;
-    });
+    }, 8000);
     // the session that started before the rotation still works
     live.tls.write('EHLO still-here\r\nNOOP\r\n');
-    await until(() => /250 .*OK|250 2\.0\.0/i.test(live.read()));
+    await until('condition', () => /250 .*OK|250 2\.0\.0/i.test(live.read()), 8000);
     live.tls.destroy();
     await t.relay.stop();
     await cleanup();
@@ -58,13 +52,13 @@ describe('relay/ops reload', () => {
     const t = await startTestRelay(dir, config);
     const before = await t.relay.relay.metrics.reloads.get();
     await writeFile(t.file, 'listeners: [{port: "not a port"}]\n');
-    await until(async () => (await t.relay.relay.metrics.reloads.get()).values.some((v) => v.labels.result === 'refused' && v.value >= 1));
+    await until('condition', async () => (await t.relay.relay.metrics.reloads.get()).values.some((v) => v.labels.result === 'refused' && v.value >= 1), 8000);
     const c = await RawSmtp.open(t.port('a'));
     assert.match(await c.command('EHLO x'), /^250/);
     c.end();
     // a good config with a second listener
     await writeConfig(dir, { ...config, listeners: [{ name: 'a', address: '127.0.0.1', port: 0 }, { name: 'b', address: '127.0.0.1', port: 0, hostname: 'b.test' }] });
-    await until(() => t.relay.ports.b !== undefined);
+    await until('condition', () => t.relay.ports.b !== undefined, 8000);
     const b = await RawSmtp.open(t.relay.ports.b);
     assert.match(await b.command('EHLO x'), /^250-b\.test/);
     b.end();
@@ -95,10 +89,10 @@ describe('relay/ops reload', () => {
     await writeFile(join(mount, '..v2', 'relay.yaml'), cfg('two.test'));
     await symlink('..v2', join(mount, '..data_tmp'));
     await rename(join(mount, '..data_tmp'), join(mount, '..data'));
-    await until(async () => /^250-two\.test/.test(await greet()));
+    await until('condition', async () => /^250-two\.test/.test(await greet()), 8000);
     await writeFile(join(mount, '..v2', 'relay.yaml'), cfg('three.test'));
     r.child.kill('SIGHUP');
-    await until(async () => /^250-three\.test/.test(await greet()));
+    await until('condition', async () => /^250-three\.test/.test(await greet()), 8000);
     assert.match(r.log(), /config reloaded/);
     // the log line says what changed: the file behind the swapped ..data link, then the signal
     assert.match(r.log(), /"changed":\["[^"]*relay\.yaml"\][^\n]*"msg":"config reloaded"/);
@@ -135,12 +129,12 @@ describe('relay/ops reload', () => {
       assert.equal(await rcpt('bob@example.test'), '550 5.1.1');
       await writeFile(join(dir, 'virtual.new'), 'ann@example.test ann\nbob@example.test bob\n');
       await rename(join(dir, 'virtual.new'), join(dir, 'virtual'));
-      await until(async () => (await rcpt('bob@example.test')).startsWith('250'));
+      await until('condition', async () => (await rcpt('bob@example.test')).startsWith('250'), 8000);
       // a line kubemta refuses: the whole reload is refused, ann and bob keep resolving
       const refused = async () => (await t.relay.relay.metrics.reloads.get()).values.find((v) => v.labels.result === 'refused')?.value ?? 0;
       const before = await refused();
       await writeFile(join(dir, 'virtual'), 'ann@example.test ann\nbob@example.test bob\ncarol@example.test |/usr/bin/procmail\n');
-      await until(async () => (await refused()) > before);
+      await until('condition', async () => (await refused()) > before, 8000);
       assert.match(await rcpt('bob@example.test'), /^250/);
       assert.equal(await rcpt('carol@example.test'), '550 5.1.1');
     } finally {

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseConfig, killChild, KUBEMTA, run, spawnRelay, swaks, tempDir, writeConfig } from '../../test/harness.ts';
-import { until } from '../../test/smtp-sink.ts';
+import { until } from '../../test/until.ts';
 
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 const octal = (m: number) => m.toString(8).padStart(4, '0');
@@ -60,7 +60,7 @@ describe('queue, mail store and control socket modes under umask 000', () => {
     const [id] = await readdir(join(q, 'messages'));
     found.push(`messages/<id> ${octal(await mode(join(q, 'messages', id)))}`);
     // the relayed copy is deferred (no DNS here): its state file is written then
-    await until(async () => (await readdir(join(q, 'state'))).length > 0, 10000, 'a state file');
+    await until('a state file', async () => (await readdir(join(q, 'state'))).length > 0, 10000);
     const [st] = await readdir(join(q, 'state'));
     found.push(`state/<id>.json ${octal(await mode(join(q, 'state', st)))}`);
     const sock = await stat(join(q, 'control.sock'));
@@ -86,7 +86,7 @@ describe('queue, mail store and control socket modes under umask 000', () => {
     const r = await swaks(port, ['--from', 's@elsewhere.test', '--to', 'ann@example.test']);
     assert.match(r.transcript, /250 2\.0\.0 Ok: queued as/);
     const mbox = join(dir, 'mail', 'mbox', 'ann');
-    await until(async () => (await stat(mbox).catch(() => undefined))?.size !== undefined, 10000, 'the mbox');
+    await until('the mbox', async () => (await stat(mbox).catch(() => undefined))?.size !== undefined, 10000);
     assert.deepEqual(
       [octal(await mode(join(dir, 'mail'))), octal(await mode(join(dir, 'mail', 'mbox'))), octal(await mode(mbox))],
       ['0700', '0700', '0600'],

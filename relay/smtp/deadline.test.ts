@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseConfig, RawSmtp, startTestRelay, tempDir } from '../../test/harness.ts';
-import { until } from '../../test/smtp-sink.ts';
+import { until } from '../../test/until.ts';
 
 /** Sends `bytes` one write at a time, `everyMs` apart (the client's behaviour under test), until closed. */
 async function trickle(c: RawSmtp, bytes: string, everyMs: number): Promise<void> {
@@ -54,7 +54,7 @@ describe('deadlines and session caps', () => {
     await sending;
     assert.match(reply, /^421 4\.7\.0 Command not completed in time/);
     assert.ok(Date.now() - started < 2500, `cut off after ${Date.now() - started} ms`);
-    await until(() => c.closed, 2000, 'session closed');
+    await until('session closed', () => c.closed, 2000);
     assert.ok((await refusals('command-timeout')) >= 1);
   });
 
@@ -84,7 +84,7 @@ describe('deadlines and session caps', () => {
     await sending;
     assert.match(reply, /^421 4\.7\.0 DATA arriving too slowly/);
     assert.ok(Date.now() - started < 3000, `cut off after ${Date.now() - started} ms`);
-    await until(async () => (await readdir(join(dir, 'queue', 'incoming'))).length === 0, 2000, 'incoming/ empty');
+    await until('incoming/ empty', async () => (await readdir(join(dir, 'queue', 'incoming'))).length === 0, 2000);
     assert.ok((await refusals('data-slow')) >= 1);
 
     const f = await open('a');
@@ -110,7 +110,7 @@ describe('deadlines and session caps', () => {
       extra.end();
       assert.equal(await refusals('connections'), before + 1);
       held.pop()!.end();
-      await until(() => t.relay.relay.sessions === 5, 2000, 'the session count to drop');
+      await until('the session count to drop', () => t.relay.relay.sessions === 5, 2000);
       const next = await open('b', '127.0.0.3');
       held.push(next);
       assert.match(await next.command('NOOP'), /^250 /);
@@ -120,7 +120,7 @@ describe('deadlines and session caps', () => {
   });
 
   it('caps concurrent sessions per client address across listeners (421 4.7.0)', async () => {
-    await until(() => t.relay.relay.sessions === 0, 2000, 'earlier sessions closed');
+    await until('earlier sessions closed', () => t.relay.relay.sessions === 0, 2000);
     const held = [await open('a', '127.0.0.4'), await open('b', '127.0.0.4'), await open('a', '127.0.0.4')];
     try {
       const before = await refusals('client-connections');

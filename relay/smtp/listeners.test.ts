@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { baseConfig, python, RawSmtp, run, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
 import { hashPassword } from '../auth/hash.ts';
+import { until } from '../../test/until.ts';
 
 const SHA512_FOR_SECRET6 = async () => (await python("import crypt; print(crypt.crypt('secret6', crypt.mksalt(crypt.METHOD_SHA512)))")).stdout.trim();
 
@@ -133,7 +134,7 @@ s.quit()`,
     assert.match(await c.reply(), /^220/);
     const { tls, read } = await c.upgrade('post.example.org');
     tls.write('RCPT TO:<x@example.org>\r\n');
-    await new Promise((r) => setTimeout(r, 300));
+    await until('the reply to RCPT', () => read().includes('\r\n'), 5000).catch(() => undefined);
     // had MAIL FROM survived the handshake, RCPT would be 550 5.7.1 (policy) instead of a sequence error
     assert.match(read(), /^503 /);
     tls.destroy();
@@ -254,7 +255,7 @@ print(s.data(('Subject: big\\r\\n\\r\\n' + ${JSON.stringify(big)}*300).encode())
     let got = '';
     c.setEncoding('utf8');
     c.on('data', (d: string) => (got += d));
-    await new Promise((r) => setTimeout(r, 200));
+    await until('the greeting', () => got.includes('\r\n'), 5000).catch(() => undefined);
     assert.match(got, /^220 /);
     const seen = [...t.relay.relay.clients.keys()];
     assert.ok(seen.includes('203.0.113.7'), `clients seen: ${seen.join(', ')}`);
@@ -280,7 +281,7 @@ print(s.data(('Subject: big\\r\\n\\r\\n' + ${JSON.stringify(big)}*300).encode())
     let got = '';
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => (got += d));
-    await new Promise((r) => setTimeout(r, 300));
+    await until('a reply', () => got.includes('\r\n'), 5000).catch(() => undefined);
     assert.match(got, /^421 4\.7\.0 Too many connections from your address/);
     sock.destroy();
     for (const c of open) c.end();

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseConfig, killChild, run, spawnRelay, swaks, tempDir, writeConfig } from '../../../test/harness.ts';
-import { until } from '../../../test/smtp-sink.ts';
+import { until } from '../../../test/until.ts';
 
 const hasStrace = (await run('strace', ['-V'])).code === 0;
 const WRITES = 'write,pwrite64,writev,pwritev,pwritev2';
@@ -55,7 +55,7 @@ describe('mbox dotlock across a killed relay', { skip: !hasStrace && 'needs stra
     const r1 = await swaks(first.ports.plain, ['--from', 's@elsewhere.test', '--to', 'ann@example.test', '--header', 'Subject: first']);
     assert.match(r1.transcript, /250 2\.0\.0 Ok: queued as/);
     // killed by strace at that write, or (where the write never comes) done with the delivery: kill it then
-    await until(async () => first.child.exitCode !== null || first.child.signalCode !== null || (await readFile(mbox, 'utf8').catch(() => '')).includes('Subject: first'), 10000, 'the first relay to be killed or to deliver');
+    await until('the first relay to be killed or to deliver', async () => first.child.exitCode !== null || first.child.signalCode !== null || (await readFile(mbox, 'utf8').catch(() => '')).includes('Subject: first'), 10000);
     const pid = await tracee(first.child);
     if (pid) process.kill(pid, 'SIGKILL');
     await killChild(first.child);
@@ -65,7 +65,7 @@ describe('mbox dotlock across a killed relay', { skip: !hasStrace && 'needs stra
     const r2 = await swaks(second.ports.plain, ['--from', 's@elsewhere.test', '--to', 'ann@example.test', '--header', 'Subject: second']);
     assert.match(r2.transcript, /250 2\.0\.0 Ok: queued as/);
     const text = async () => readFile(mbox, 'utf8').catch(() => '');
-    await until(async () => (await text()).includes('Subject: second') && (await text()).includes('Subject: first'), 5000, 'both mails in the mbox within 5 s').catch(async () => {
+    await until('both mails in the mbox within 5 s', async () => (await text()).includes('Subject: second') && (await text()).includes('Subject: first'), 5000).catch(async () => {
       const lock = await readFile(`${mbox}.lock`, 'utf8').catch(() => undefined);
       assert.fail(`mailbox held back; ann.lock is ${lock === undefined ? 'absent' : JSON.stringify(lock)}`);
     });

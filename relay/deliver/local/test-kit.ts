@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { baseConfig, python, startTestRelay, tempDir } from '../../../test/harness.ts';
 import { askRelay } from '../../queue/control.ts';
 import type { RecipientRoute, RecipientState } from '../../queue/envelope.ts';
+import { until } from '../../../test/until.ts';
 
 export type Started = Awaited<ReturnType<typeof startTestRelay>>;
 
@@ -35,16 +36,6 @@ export function withLocalRelay(extra: Record<string, unknown> = {}): { dir: stri
 
 export function localRoute(mailbox: string, action = 'mbox', address = `${mailbox}@example.org`): RecipientRoute {
   return { kind: 'local', mailbox, action, address };
-}
-
-export async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Resolves once the mail has left the queue (every recipient done). */

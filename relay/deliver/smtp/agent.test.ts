@@ -9,9 +9,10 @@ import { generate } from 'selfsigned';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { baseConfig, startTestRelay, tempDir } from '../../../test/harness.ts';
 import { startDns, type TestDns } from '../../../test/dns-server.ts';
-import { startSink, until, type TestSink } from '../../../test/smtp-sink.ts';
+import { startSink, type TestSink } from '../../../test/smtp-sink.ts';
 import { injectMail, testMessage } from '../../../test/inject.ts';
 import { runAdmin } from '../../queue/admin.ts';
+import { until } from '../../../test/until.ts';
 
 type Started = Awaited<ReturnType<typeof startTestRelay>>;
 
@@ -76,18 +77,12 @@ describe('relay/deliver/smtp: onward delivery', () => {
     await cleanup();
   });
   const queueEmpty = async () => (await readdir(join(dir, 'queue', 'messages'))).length === 0;
-  const drained = async () => {
-    const deadline = Date.now() + 5000;
-    while (!(await queueEmpty())) {
-      if (Date.now() > deadline) throw new Error('queue did not drain');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const drained = () => until('the queue to drain', queueEmpty, 5000);
 
   it('delivers to the most preferred MX, all recipients of one domain in one transaction', async () => {
     const before1 = mx1.received.length;
     await injectMail(t.relay, { from: 'alice@sender.test', to: ['a@example.net', 'b@example.net', 'c@example.net'] });
-    await until(() => mx1.received.length > before1, 5000, 'delivery to mx1');
+    await until('delivery to mx1', () => mx1.received.length > before1, 5000);
     const got = mx1.received.at(-1)!;
     assert.deepEqual(got.to, ['a@example.net', 'b@example.net', 'c@example.net']);
     assert.equal(got.from, 'alice@sender.test');
@@ -98,7 +93,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
   it('falls back to the next MX when the preferred one takes no connection', async () => {
     const n = mx2.received.length;
     await injectMail(t.relay, { from: 'alice@sender.test', to: ['c@down.test'] });
-    await until(() => mx2.received.length > n, 5000, 'delivery to the backup MX');
+    await until('delivery to the backup MX', () => mx2.received.length > n, 5000);
     assert.deepEqual(mx2.received.at(-1)!.to, ['c@down.test']);
     await drained();
   });
@@ -108,7 +103,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
     const n = mx1.received.length;
     for (let i = 0; i < 3; i++) {
       await injectMail(t.relay, { from: 'alice@sender.test', to: [`reuse${i}@example.net`] });
-      await until(() => mx1.received.length > n + i, 5000, 'delivery');
+      await until('delivery', () => mx1.received.length > n + i, 5000);
     }
     assert.equal(mx1.connections - c, 0, 'the connection of the first test was still idle and was reused');
     assert.equal(new Set(mx1.received.slice(n).map((m) => m.session)).size, 1);
@@ -119,15 +114,15 @@ describe('relay/deliver/smtp: onward delivery', () => {
     mx1.options.rcpt = (a) => (a === 'later@example.net' && refusals++ < 2 ? [451, '4.3.0 try again later'] : undefined);
     const n = mx1.received.length;
     const id = await injectMail(t.relay, { from: 'alice@sender.test', to: ['later@example.net'] });
-    await until(() => refusals >= 1, 5000, 'first refusal');
-    await until(() => t.relay.relay.queue.get(id)?.state.recipients[0].attempts === 1, 2000, 'state saved');
+    await until('first refusal', () => refusals >= 1, 5000);
+    await until('state saved', () => t.relay.relay.queue.get(id)?.state.recipients[0].attempts === 1, 2000);
     const row = await runAdmin(t.relay.relay.queue, { op: 'show', id });
     assert.ok(row.ok && row.mail);
     const r = row.ok ? row.mail!.recipients[0] : undefined;
     assert.equal(r?.status, 'pending');
     assert.match(r?.lastError ?? '', /mx1.example.net\[127.0.0.1\] said: 451 4.3.0 try again later/);
     assert.ok(r?.nextAttemptAt, 'next attempt is shown');
-    await until(() => mx1.received.length > n, 5000, 'delivery after retries');
+    await until('delivery after retries', () => mx1.received.length > n, 5000);
     assert.equal(refusals, 3);
     mx1.options.rcpt = undefined;
     await drained();
@@ -138,7 +133,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
     const n1 = mx1.received.length;
     const n2 = mx2.received.length;
     const id = await injectMail(t.relay, { from: 'alice@sender.test', to: ['ok@example.net', 'nobody@example.net'], subject: 'the original subject' });
-    await until(() => mx1.received.length > n1 && mx2.received.length > n2, 5000, 'delivery and DSN');
+    await until('delivery and DSN', () => mx1.received.length > n1 && mx2.received.length > n2, 5000);
     mx1.options.rcpt = undefined;
     assert.deepEqual(mx1.received.at(-1)!.to, ['ok@example.net']);
     const dsn = mx2.received.at(-1)!;
@@ -165,7 +160,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
     mx1.options.rcpt = () => [550, '5.1.1 no such user'];
     const n2 = mx2.received.length;
     const id = await injectMail(t.relay, { from: '', to: ['gone@example.net'] });
-    await until(() => !t.relay.relay.queue.get(id), 5000, 'the failed DSN leaves the queue');
+    await until('the failed DSN leaves the queue', () => !t.relay.relay.queue.get(id), 5000);
     mx1.options.rcpt = undefined;
     await drained();
     assert.equal(mx2.received.length, n2, 'nothing was sent back');
@@ -174,7 +169,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
   it('bounces at once when the domain does not exist (NXDOMAIN), with 5.1.2', async () => {
     const n2 = mx2.received.length;
     await injectMail(t.relay, { from: 'alice@sender.test', to: ['x@nosuch.test'] });
-    await until(() => mx2.received.length > n2, 5000, 'DSN');
+    await until('DSN', () => mx2.received.length > n2, 5000);
     assert.equal(parseDsn(mx2.received.at(-1)!.data.toString()).groups[1].status, '5.1.2');
     await drained();
   });
@@ -184,7 +179,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
     const cfg = t.relay.relay.snapshot.config.outbound;
     cfg.tlsPolicies = [{ domain: 'example.net', tls: 'required' }];
     const id = await injectMail(t.relay, { from: 'alice@sender.test', to: ['secret@example.net'] });
-    await until(() => (t.relay.relay.queue.get(id)?.state.recipients[0].attempts ?? 0) >= 1, 5000, 'a deferred attempt');
+    await until('a deferred attempt', () => (t.relay.relay.queue.get(id)?.state.recipients[0].attempts ?? 0) >= 1, 5000);
     const r = t.relay.relay.queue.get(id)!.state.recipients[0];
     assert.equal(r.status, 'pending');
     assert.match(r.lastError ?? '', /STARTTLS/i);
@@ -194,7 +189,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
     const tlsSink = await startSink({ tls: tlsKey, port: mx1.port });
     try {
       await runAdmin(t.relay.relay.queue, { op: 'flush', id });
-      await until(() => tlsSink.received.length > 0, 5000, 'delivery over TLS');
+      await until('delivery over TLS', () => tlsSink.received.length > 0, 5000);
       assert.equal(tlsSink.received[0].secure, true);
       await drained();
     } finally {
@@ -254,7 +249,7 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
 
   it('relays through the smarthost over verified TLS, logging in with the password from its file', async () => {
     await injectMail(t.relay, { from: 'bob@plain.test', to: ['someone@far.test'] });
-    await until(() => sink.received.length > 0, 5000, 'delivery through the smarthost');
+    await until('delivery through the smarthost', () => sink.received.length > 0, 5000);
     const m = sink.received.at(-1)!;
     assert.equal(m.secure, true);
     assert.equal(m.user, 'relay');
@@ -264,7 +259,7 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
   it('signs with every key of the From: domain (rsa-sha256 and ed25519-sha256), verified by mailauth', async () => {
     const n = sink.received.length;
     await injectMail(t.relay, { from: 'bounces@signed.test', to: ['x@far.test'], message: testMessage('carol@signed.test', ['x@far.test'], 'signed', 'Body line.\r\n.leading dot\r\n') });
-    await until(() => sink.received.length > n, 5000, 'signed delivery');
+    await until('signed delivery', () => sink.received.length > n, 5000);
     const data = sink.received.at(-1)!.data;
     const res = await dkimVerify(data, { resolver: async (name: string) => (keys[name] ? [[keys[name]]] : Promise.reject(Object.assign(new Error('nx'), { code: 'ENOTFOUND' }))) });
     const results = res.results.map((r) => [r.signingDomain, r.algo, r.status.result]);
@@ -277,7 +272,7 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
     o.tlsPolicies = [{ domain: 'wrongname.test', tls: 'verify' }];
     try {
       const id = await injectMail(t.relay, { from: 'bob@plain.test', to: ['y@far.test'] });
-      await until(() => (t.relay.relay.queue.get(id)?.state.recipients[0].attempts ?? 0) >= 1, 5000, 'a deferred attempt');
+      await until('a deferred attempt', () => (t.relay.relay.queue.get(id)?.state.recipients[0].attempts ?? 0) >= 1, 5000);
       assert.match(t.relay.relay.queue.get(id)!.state.recipients[0].lastError ?? '', /altnames|certificate|Hostname/i);
       await runAdmin(t.relay.relay.queue, { op: 'rm', id });
     } finally {

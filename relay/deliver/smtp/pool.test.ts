@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPool, type Pooled } from './pool.ts';
+import { until } from '../../../test/until.ts';
 
 class Fake implements Pooled {
   alive = true;
@@ -71,7 +72,7 @@ describe('relay/deliver/smtp/pool', () => {
     const pool = new ConnectionPool<Fake>(() => ({ total: 5, perDestination: 5, idleMs: 20 }));
     const a = await pool.acquire('d', async () => new Fake());
     pool.release('d', a, true);
-    await new Promise((r) => setTimeout(r, 60));
+    await until('the idle connection closed', () => a.closed, 2000).catch(() => undefined);
     assert.equal(a.closed, true);
     assert.equal(pool.open, 0);
   });

@@ -7,8 +7,9 @@ import { startRelay } from '../../main.ts';
 import { createLogger } from '../../ops/log.ts';
 import { baseConfig, startTestRelay, tempDir } from '../../../test/harness.ts';
 import { startDns } from '../../../test/dns-server.ts';
-import { startSink, until } from '../../../test/smtp-sink.ts';
+import { startSink } from '../../../test/smtp-sink.ts';
 import { injectMail } from '../../../test/inject.ts';
+import { until } from '../../../test/until.ts';
 
 function dsnField(raw: string, field: string): string[] {
   return [...raw.matchAll(new RegExp(`^${field}: (.*)$`, 'gim'))].map((m) => m[1].trim());
@@ -31,8 +32,8 @@ describe('relay/deliver/smtp: retries over time', () => {
     }));
     try {
       const id = await injectMail(t.relay, { from: 'alice@sender.test', to: ['bob@slow.test'] });
-      await until(() => !t.relay.relay.queue.get(id), 6000, 'expiry');
-      await until(() => sink.received.filter((m) => m.from === '').length >= 2, 3000, 'two DSNs');
+      await until('expiry', () => !t.relay.relay.queue.get(id), 6000);
+      await until('two DSNs', () => sink.received.filter((m) => m.from === '').length >= 2, 3000);
       const dsns = sink.received.filter((m) => m.from === '').map((m) => m.data.toString());
       assert.equal(dsns.length, 2, 'one delay warning and one bounce, nothing more');
       const [warning, bounce] = dsns;
@@ -59,15 +60,15 @@ describe('relay/deliver/smtp: retries over time', () => {
     let second: Awaited<ReturnType<typeof startRelay>> | undefined;
     try {
       const id = await injectMail(first.relay, { from: 'alice@sender.test', to: ['bob@example.net'] });
-      await until(() => (first.relay.relay.queue.get(id)?.state.recipients[0].attempts ?? 0) >= 1, 5000, 'a deferral');
+      await until('a deferral', () => (first.relay.relay.queue.get(id)?.state.recipients[0].attempts ?? 0) >= 1, 5000);
       await first.relay.stop();
       accept = true;
       second = await startRelay(first.file, { logger: createLogger('silent') });
       assert.ok(second.relay.queue.get(id), 'the mail is in the recovered queue');
       assert.ok(second.relay.queue.get(id)!.state.recipients[0].attempts >= 1, 'with its attempts');
-      await until(() => sink.received.length === 1, 5000, 'delivery after restart');
+      await until('delivery after restart', () => sink.received.length === 1, 5000);
       assert.deepEqual(sink.received[0].to, ['bob@example.net']);
-      await until(() => !second!.relay.queue.get(id), 2000, 'removal');
+      await until('removal', () => !second!.relay.queue.get(id), 2000);
     } finally {
       await first.relay.stop();
       await second?.stop();

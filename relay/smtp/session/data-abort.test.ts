@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseConfig, killChild, openFds, RawSmtp, spawnRelay, tempDir, writeConfig } from '../../../test/harness.ts';
-import { until } from '../../../test/smtp-sink.ts';
+import { until } from '../../../test/until.ts';
 
 /** Opens a session and gets as far as the 354 of DATA (commands pipelined, as a spam engine would). */
 async function intoData(port: number): Promise<RawSmtp> {
@@ -54,7 +54,7 @@ describe('DATA cut short (client gone, DATA timeout)', () => {
     const warm = await intoData(port);
     assert.match(await warm.command('.'), /^250 2\.0\.0/);
     warm.end();
-    await until(async () => (await incoming()) === 0, 5000, 'warm-up mail committed');
+    await until('warm-up mail committed', async () => (await incoming()) === 0, 5000);
     const baseline = await openFds(child.pid!);
     let done = 0;
     const worker = async () => {
@@ -68,15 +68,11 @@ describe('DATA cut short (client gone, DATA timeout)', () => {
     const settled = Date.now();
     let fds = 0;
     let left = 0;
-    await until(
-      async () => {
+    await until('descriptors and incoming/ back to the baseline', async () => {
         fds = await openFds(child.pid!);
         left = await incoming();
         return fds <= baseline + 2 && left === 0;
-      },
-      1000,
-      'descriptors and incoming/ back to the baseline',
-    ).catch(() => assert.fail(`1 s after 1,000 aborted DATA: ${fds} descriptors (baseline ${baseline}), ${left} files in incoming/`));
+      }, 1000).catch(() => assert.fail(`1 s after 1,000 aborted DATA: ${fds} descriptors (baseline ${baseline}), ${left} files in incoming/`));
     console.log(`# aborted DATA x1000: fds baseline ${baseline}, after ${fds} (settled in ${Date.now() - settled} ms), incoming/ ${left}`);
   });
 
@@ -86,6 +82,6 @@ describe('DATA cut short (client gone, DATA timeout)', () => {
     const replies = await Promise.all(clients.map((c) => c.reply(5000)));
     for (const r of replies) assert.match(r, /^421 4\.4\.2 /);
     for (const c of clients) c.end();
-    await until(async () => (await openFds(child.pid!)) <= baseline + 2 && (await incoming()) === 0, 1000, 'descriptors and incoming/ back to the baseline');
+    await until('descriptors and incoming/ back to the baseline', async () => (await openFds(child.pid!)) <= baseline + 2 && (await incoming()) === 0, 1000);
   });
 });
