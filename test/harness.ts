@@ -116,13 +116,18 @@ export class RawSmtp {
     for (const f of w) f();
   }
 
-  static async open(port: number): Promise<RawSmtp> {
+  /** Connected, the greeting not read yet. */
+  static async connect(port: number): Promise<RawSmtp> {
     const sock = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', () => resolve());
       sock.once('error', reject);
     });
-    const c = new RawSmtp(sock);
+    return new RawSmtp(sock);
+  }
+
+  static async open(port: number): Promise<RawSmtp> {
+    const c = await RawSmtp.connect(port);
     await c.reply();
     return c;
   }
@@ -133,6 +138,13 @@ export class RawSmtp {
 
   /** The next complete reply (possibly multi-line), or '' if the connection closed first. */
   async reply(timeoutMs = 5000): Promise<string> {
+    const r = await this.next(timeoutMs);
+    if (r === 'none') throw new Error(`no reply within ${timeoutMs} ms; buffer: ${JSON.stringify(this.buf)}`);
+    return r === 'closed' ? '' : r;
+  }
+
+  /** The next complete reply, `closed` if the connection closed first, `none` if none came in time. */
+  async next(timeoutMs = 5000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(this.buf);
@@ -140,8 +152,8 @@ export class RawSmtp {
         this.buf = this.buf.slice(m[0].length);
         return m[0].trimEnd();
       }
-      if (this.closed) return '';
-      if (Date.now() > deadline) throw new Error(`no reply within ${timeoutMs} ms; buffer: ${JSON.stringify(this.buf)}`);
+      if (this.closed) return 'closed';
+      if (Date.now() > deadline) return 'none';
       await new Promise<void>((r) => {
         const t = setTimeout(r, 50);
         this.waiters.push(() => {

@@ -6,10 +6,14 @@
 //  - replies that carry our own enhanced status code are sent as they are (the library would add a
 //    generic one in front).
 //  - AUTH is neither offered nor accepted before TLS (smtp-server offers it in plaintext EHLO).
+//  - an A-label address is kept as sent, not turned into Unicode (address.ts);
+//  - command syntax the library lets through but Postfix and OpenSMTPD refuse (syntax.ts).
 // This leans on smtp-server internals (_createParser, _onCommand, _isSupported, send): tests/smtp cover each behaviour,
 // so an upgrade that changes them fails loudly.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { ENHANCED, Replies } from './replies.ts';
+import { checkSyntax } from './syntax.ts';
+import { keepAddressAsSent } from './address.ts';
 
 const BEFORE_TLS = new Set(['EHLO', 'HELO', 'STARTTLS', 'NOOP', 'RSET', 'QUIT']);
 const LF = 10;
@@ -118,8 +122,19 @@ export class StrictConnection extends SMTPConnection {
           return;
         }
       }
+      const refused = checkSyntax(command, { auth: this._isSupported('AUTH') });
+      if (refused) {
+        this.send(refused.code, `${refused.status} ${refused.text}`);
+        if (callback) setImmediate(callback);
+        return;
+      }
     }
     super._onCommand(command, callback);
+  }
+
+  /** An A-label address stays as sent (address.ts). */
+  override _parseAddressCommand(name: string, command: string | Buffer): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    return keepAddressAsSent(String(command), super._parseAddressCommand(name, command));
   }
 
   /** Keeps AUTH out of the EHLO reply until the session is encrypted. */
@@ -130,6 +145,9 @@ export class StrictConnection extends SMTPConnection {
 
   override send(code: number, data?: string | string[], context?: string | false): void {
     if (typeof data === 'string' && ENHANCED.test(data)) return super.send(code, data, false);
+    // smtp-server sends a few refusals without an enhanced code (context false: EHLO/HELO syntax, "too
+    // many clients"); RFC 2034 exempts only the greeting and the 250 to EHLO/HELO, so those get one
+    if (context === false && code >= 400) return super.send(code, data as string);
     return super.send(code, data as string, context as string);
   }
 }

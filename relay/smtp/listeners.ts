@@ -70,6 +70,8 @@ function serverOptions(relay: Relay, rt: ListenerRuntime): SMTPServerOptions {
     rejectOversized: true,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
+    // REQUIRETLS (RFC 8689) would bind onward delivery to TLS; the queue does not record it, so it is not offered
+    hideREQUIRETLS: true,
     maxClients: limits.maxConnections,
     socketTimeout: limits.idleTimeoutSeconds * 1000,
     closeTimeout: limits.shutdownGraceSeconds * 1000,
