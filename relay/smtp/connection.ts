@@ -6,6 +6,7 @@
 //  - replies that carry our own enhanced status code are sent as they are (the library would add a
 //    generic one in front).
 //  - AUTH is neither offered nor accepted before TLS (smtp-server offers it in plaintext EHLO).
+//  - a line-start dot in DATA is removed, also before other text (dots.ts, RFC 5321 4.5.2);
 //  - an A-label address is kept as sent, not turned into Unicode (address.ts);
 //  - command syntax the library lets through but Postfix and OpenSMTPD refuse (syntax.ts).
 // This leans on smtp-server internals (_createParser, _onCommand, _isSupported, send): tests/smtp cover each behaviour,
@@ -14,6 +15,7 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { ENHANCED, Replies } from './replies.ts';
 import { checkSyntax } from './syntax.ts';
 import { keepAddressAsSent } from './address.ts';
+import { LeadingDots } from './dots.ts';
 
 const BEFORE_TLS = new Set(['EHLO', 'HELO', 'STARTTLS', 'NOOP', 'RSET', 'QUIT']);
 const LF = 10;
@@ -84,12 +86,15 @@ export class StrictConnection extends SMTPConnection {
     const p = parser as unknown as Parser;
     const write = p._write.bind(p);
     let last = LF;
+    const dots = new LeadingDots();
     p._write = (chunk, encoding, next) => {
-      if (p._dataMode || !chunk?.length) {
+      if (p._dataMode) {
         // DATA content is checked by the data hook; after it the stream is back at a line start
         last = LF;
-        return write(chunk, encoding, next);
+        return write(dots.feed(chunk), encoding, next);
       }
+      dots.reset();
+      if (!chunk?.length) return write(chunk, encoding, next);
       if (findBareLineEnd(chunk, last) !== -1) {
         const r = Replies.bareLineEndInCommand;
         this.send(r.code, `${r.status} ${r.text}`);

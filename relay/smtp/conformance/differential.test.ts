@@ -6,26 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { baseConfig, startTestRelay, tempDir } from '../../../test/harness.ts';
+import { startTestRelay, tempDir } from '../../../test/harness.ts';
+import { differentialConfig, LIMITS } from './config.ts';
 import { postfixMissing, startPostfix } from './postfix.ts';
 import { loadScenarios, replay, replyClass, type Scenario } from './replay.ts';
 
 const FILE = join(import.meta.dirname, 'scenarios.yaml');
-const LIMITS = { maxRecipients: 3, maxMessageBytes: 20000 };
 const scenarios = await loadScenarios(FILE);
 const missing = postfixMissing();
-
-/** The relay's side: the same domain, users and limits as the Postfix instance. */
-export function differentialConfig(): Record<string, unknown> {
-  return baseConfig({
-    tables: { users: { type: 'virtual', entries: { 'a@x.test': 'a', 'b@x.test': 'b', 'c@x.test': 'c', 'd@x.test': 'd', 'postmaster@x.test': 'pm' } } },
-    actions: { mbox: { type: 'mbox' } },
-    rules: [{ from: 'any', for: { domain: 'x.test' }, virtual: 'users', action: 'mbox' }],
-    mailStore: 'mail',
-    // a session a failing step leaves in DATA must not hold up the relay's stop
-    limits: { ...LIMITS, maxLineLength: 2048, shutdownGraceSeconds: 1 },
-  });
-}
 
 const NO_ENHANCED = /^(EHLO|HELO)\b/i;
 
