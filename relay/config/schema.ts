@@ -9,6 +9,10 @@ import { OutboundSchema } from './outbound-schema.ts';
 const strict = { additionalProperties: false } as const;
 
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 63, description: 'A name other entries refer to.' });
+// A host's name as it goes into the greeting, EHLO and Received: (RFC 5321 2.3.5: LDH labels, dots): a
+// CR or LF here would split a reply line, so the schema refuses it and `kubemta check` says so too.
+const HostName = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\\.?$', description });
 const Path = Type.String({ minLength: 1, description: 'A file path; relative paths resolve against the config file\'s directory.' });
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
 const Count = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
@@ -60,7 +64,7 @@ export const ListenerSchema = Type.Object(
     address: Type.Optional(Type.String({ description: 'Address to bind; default all addresses of the family (0.0.0.0 for inet4, :: otherwise).' })),
     port: Type.Integer({ minimum: 0, maximum: 65535, description: 'TCP port; 0 picks a free one (tests).' }),
     family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any' }),
-    hostname: Type.Optional(Type.String({ minLength: 1, description: 'Greeting and EHLO name; default: the top-level hostname.' })),
+    hostname: Type.Optional(HostName('Greeting and EHLO name; default: the top-level hostname.')),
     tls: Type.Union(
       [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('starttls-required'), Type.Literal('implicit')],
       { default: 'none', description: TlsMode.description },
@@ -191,7 +195,7 @@ export const HttpSchema = Type.Object(
 
 export const ConfigSchema = Type.Object(
   {
-    hostname: Type.Optional(Type.String({ minLength: 1, description: 'The relay\'s name; default: the machine\'s.' })),
+    hostname: Type.Optional(HostName('The relay\'s name; default: the machine\'s.')),
     pki: Type.Array(PkiSchema, { default: [] }),
     listeners: Type.Array(ListenerSchema, { minItems: 1 }),
     tables: Type.Record(Name, TableSchema, { default: {} }),

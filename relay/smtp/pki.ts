@@ -89,7 +89,12 @@ export async function loadPki(p: PkiConfig): Promise<LoadedPki> {
   };
 }
 
-export async function loadPkiSet(entries: PkiConfig[]): Promise<PkiSet> {
-  for (const p of entries) await ensureSelfSigned(p);
-  return new PkiSet(await Promise.all(entries.map(loadPki)));
+/**
+ * Loads every entry. `create: false` (kubemta check) writes nothing: a selfSigned entry whose files do not
+ * exist yet is left out, since the relay creates it at start.
+ */
+export async function loadPkiSet(entries: PkiConfig[], { create = true } = {}): Promise<PkiSet> {
+  if (create) for (const p of entries) await ensureSelfSigned(p);
+  const present = create ? entries : entries.filter((p) => !p.selfSigned || (existsSync(p.cert) && existsSync(p.key)));
+  return new PkiSet(await Promise.all(present.map(loadPki)));
 }
