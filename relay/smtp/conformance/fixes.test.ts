@@ -18,6 +18,7 @@ describe('conformance fixes through real clients', () => {
     const config = differentialConfig();
     (config.rules as unknown[]).push({ from: 'any', for: { domain: 'xn--bcher-kva.test' }, action: 'relay' });
     (config.actions as Record<string, unknown>).relay = { type: 'relay' };
+    (config.listeners as unknown[]).push({ name: 'proxied', address: '127.0.0.1', port: 0, tls: 'none', proxyProtocol: { trustedNetworks: ['127.0.0.0/8'] } });
     t = await startTestRelay(dir, config);
   });
   after(async () => {
@@ -85,5 +86,39 @@ for line in [b'EHLO cli\\xe9nt.test', b'EHLO client.test', b'MAIL FROM:<s@y.test
     assert.match(await c.command('FOOBAR'), /^500 5\.5\.\d /);
     assert.match(await c.command('QUIT'), /^221 2\.0\.0 /);
     c.end();
+  });
+
+  const afterProxyHeader = async (header: Buffer | string) => {
+    const c = await RawSmtp.connect(t.port('proxied'));
+    c.send(header);
+    return c;
+  };
+
+  it('answers a malformed PROXY v1 line in SMTP (421 4.7.0), not with IMAP\'s "* BAD" (raw TCP)', async () => {
+    for (const bad of ['PROXY TCP4 198.51.100.9\r\n', 'PROXY TCP4 2001:db8::1 127.0.0.1 4000 25\r\n', 'PROXY TCP4 198.51.100.9 127.0.0.1 99999 25\r\n', 'PROXY TCP4 198.51.100.9 127.0.0.1 4000 25\n']) {
+      const c = await afterProxyHeader(bad);
+      const r = await c.next(3000);
+      c.end();
+      assert.match(r, /^421 4\.7\.0 Invalid PROXY header: /, JSON.stringify(bad));
+    }
+    // v2 with an unknown command: the same kind of answer
+    const v2 = Buffer.concat([Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]), Buffer.from([0x25, 0x11, 0, 12]), Buffer.alloc(12)]);
+    const c = await afterProxyHeader(v2);
+    assert.match(await c.next(3000), /^421 4\.7\.0 Invalid PROXY header: /);
+    c.end();
+  });
+
+  it('writes an IPv6 client into Received: as an RFC 5321 address literal, [IPv6:2001:db8::7] (raw TCP, PROXY v1)', async () => {
+    const c = await afterProxyHeader('PROXY TCP6 2001:db8::7 2001:db8::1 40000 25\r\n');
+    assert.match(await c.reply(), /^220 /);
+    await c.command('EHLO client.test');
+    await c.command('MAIL FROM:<s@y.test>');
+    await c.command('RCPT TO:<a@x.test>');
+    await c.command('DATA');
+    const done = await c.command('Subject: v6\r\n\r\nhi\r\n.');
+    c.end();
+    const id = /queued as (\S+)/.exec(done)?.[1];
+    assert.ok(id, done);
+    assert.match(await content(id!), /^Received: from client\.test \(\[IPv6:2001:db8::7\]\)\r\n/m);
   });
 });
