@@ -43,7 +43,7 @@ export interface StartOptions {
  */
 export async function buildSnapshot(loaded: LoadedConfig, { create = true } = {}): Promise<Snapshot> {
   const config = loaded.config;
-  const [pki, tables] = await Promise.all([loadPkiSet(config.pki, { create }), loadTables(config)]);
+  const [pki, tables] = await Promise.all([loadPkiSet(config.pki, config.tls, { create }), loadTables(config)]);
   return { config, pki, tables, policy: buildPolicy(config, tables) ?? authenticatedRelayPolicy };
 }
 

@@ -174,6 +174,22 @@ export const LimitsSchema = Type.Object(
   { ...strict, default: {} },
 );
 
+// Mozilla's "intermediate" server profile (ssl-config.mozilla.org, guidelines 5.7): TLS 1.2 only with
+// forward-secret AEAD suites (ECDHE/DHE), no RSA key exchange, no CBC; TLS 1.3's suites are all forward
+// secret and stay Node's defaults. The client picks among them, as the profile says.
+export const MOZILLA_INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305', 'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384', 'DHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export const TlsSchema = Type.Object(
+  {
+    ciphers: Type.String({ minLength: 1, default: MOZILLA_INTERMEDIATE_CIPHERS, description: 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites by their TLS_ names); default Mozilla "intermediate": forward-secret AEAD suites only.' }),
+    minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'Oldest TLS version offered on every listener.' }),
+  },
+  { ...strict, default: {}, description: 'TLS settings of every listener (STARTTLS and implicit).' },
+);
+
 export const LogSchema = Type.Object(
   {
     level: Type.Union(
@@ -206,6 +222,7 @@ export const ConfigSchema = Type.Object(
     queue: QueueSchema,
     outbound: OutboundSchema,
     limits: LimitsSchema,
+    tls: TlsSchema,
     log: LogSchema,
     http: HttpSchema,
   },
@@ -217,6 +234,7 @@ export type ListenerConfig = Static<typeof ListenerSchema>;
 export type PkiConfig = Static<typeof PkiSchema>;
 export type TableConfig = Static<typeof TableSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
+export type TlsConfig = Static<typeof TlsSchema>;
 export type TlsModeName = Static<typeof TlsMode>;
 export type FamilyName = Static<typeof Family>;
 export type AnySchema = TSchema;
