@@ -9,7 +9,8 @@ PATH="$PWD/node_modules/.bin:$PATH"; export PATH
 
 missing=""
 command -v swaks >/dev/null 2>&1 || missing="$missing swaks"
-[ -x /usr/sbin/smtp-sink ] || missing="$missing postfix"
+# postfix: smtp-sink for delivery tests, and the real smtpd the differential conformance test runs against
+{ [ -x /usr/sbin/smtp-sink ] && [ -x /usr/lib/postfix/sbin/smtpd ]; } || missing="$missing postfix"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 # a real LMTP server for the local delivery tests (the tests skip, saying why, where it is missing)
 [ -x /usr/lib/dovecot/lmtp ] || missing="$missing dovecot-core dovecot-lmtpd"
