@@ -44,6 +44,20 @@ describe('conformance fixes through real clients', () => {
     assert.equal(body, 'bar\r\n.baz\r\n..\r\nx.y\r\nend\r\n');
   });
 
+  it('also when the content comes in the same write as DATA (improper pipelining), raw TCP', async () => {
+    const c = await RawSmtp.open(t.port('plain'));
+    await c.command('EHLO client.test');
+    await c.command('MAIL FROM:<s@y.test>');
+    await c.command('RCPT TO:<a@x.test>');
+    c.send('DATA\r\nSubject: dots\r\n\r\n.bar\r\n.\r\n');
+    assert.match(await c.reply(), /^354/);
+    const done = await c.reply();
+    c.end();
+    const id = /queued as (\S+)/.exec(done)?.[1];
+    assert.ok(id, done);
+    assert.match(await content(id!), /\r\n\r\nbar\r\n$/);
+  });
+
   it('takes an A-label address without SMTPUTF8 exactly as sent (Python smtplib)', async () => {
     const r = await python(
       `import smtplib,sys
