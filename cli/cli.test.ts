@@ -21,6 +21,32 @@ describe('cli', () => {
     await cleanup();
   });
 
+  it('check runs the validation the relay runs at start: a hostname with CR/LF or an unreadable certificate fails both', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const crlf = await writeConfig(dir, baseConfig({ hostname: 'mail.example.org\r\nX-Injected: 1' }), 'crlf.yaml');
+      const checked = await run(KUBEMTA, ['check', '--config', crlf]);
+      assert.equal(checked.code, 1, checked.stdout);
+      assert.match(checked.stdout, /^hostname: must match pattern/m);
+      const started = await run(KUBEMTA, ['relay', '--config', crlf], { timeoutMs: 20000 });
+      assert.notEqual(started.code, 0, 'the relay refuses the same config');
+      assert.match(started.stdout + started.stderr, /hostname: must match pattern/);
+      const listenerName = await writeConfig(dir, baseConfig({ listeners: [{ address: '127.0.0.1', port: 0, tls: 'none', hostname: 'a b' }] }), 'lname.yaml');
+      assert.match((await run(KUBEMTA, ['check', '--config', listenerName])).stdout, /^listeners\[0\]\.hostname: must match pattern/m);
+      // a certificate the relay could not load at start: check used to say ok
+      await writeFile(join(dir, 'broken.crt'), 'not a certificate\n');
+      await writeFile(join(dir, 'broken.key'), 'not a key\n');
+      const cert = await writeConfig(dir, baseConfig({ pki: [{ name: 'p', cert: 'broken.crt', key: 'broken.key' }] }), 'cert.yaml');
+      const certChecked = await run(KUBEMTA, ['check', '--config', cert]);
+      assert.equal(certChecked.code, 1, certChecked.stdout);
+      const certStarted = await run(KUBEMTA, ['relay', '--config', cert], { timeoutMs: 20000 });
+      assert.notEqual(certStarted.code, 0);
+      assert.doesNotMatch(certStarted.stdout, /relay ready/);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('encrypt: reads the password from stdin and prints a bcrypt hash that verifies', async () => {
     const r = await run(KUBEMTA, ['encrypt'], { input: 'hunter2\n' });
     assert.equal(r.code, 0, r.stderr);

@@ -39,9 +39,13 @@ export interface StartOptions {
   signals?: boolean;
 }
 
-async function buildSnapshot(loaded: LoadedConfig): Promise<Snapshot> {
+/**
+ * Everything the relay loads before it serves: certificates, tables, the policy. `kubemta check` runs this
+ * too (create: false, nothing written), so a config that checks clean also starts.
+ */
+export async function buildSnapshot(loaded: LoadedConfig, { create = true } = {}): Promise<Snapshot> {
   const config = loaded.config;
-  const [pki, tables] = await Promise.all([loadPkiSet(config.pki), loadTables(config)]);
+  const [pki, tables] = await Promise.all([loadPkiSet(config.pki, config.tls, { create }), loadTables(config)]);
   return { config, pki, tables, policy: buildPolicy(config, tables) ?? authenticatedRelayPolicy };
 }
 

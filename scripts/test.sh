@@ -19,7 +19,8 @@ PATH="$PWD/node_modules/.bin:$PATH"; export PATH
 CLUSTER=e2e/cluster/cluster.sh
 NODE_TEST="node --disable-warning=ExperimentalWarning --test --test-force-exit"
 
-# Recommends are needed for swaks' TLS (libnet-ssleay-perl, libio-socket-ssl-perl): named explicitly
+# Recommends are needed for swaks' TLS (libnet-ssleay-perl, libio-socket-ssl-perl): named explicitly;
+# postfix: smtp-sink for delivery tests, and the real smtpd the differential conformance test runs against
 packages="swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl python3 dovecot-core dovecot-lmtpd strace curl"
 missing=""
 for p in $packages; do

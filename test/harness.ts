@@ -118,14 +118,19 @@ export class RawSmtp {
     for (const f of w) f();
   }
 
-  /** Connects to 127.0.0.1:port (from `localAddress`, another loopback address, when given) and reads the greeting. */
-  static async open(port: number, localAddress?: string): Promise<RawSmtp> {
+  /** Connected to 127.0.0.1:port (from `localAddress`, another loopback address, when given), the greeting not read yet. */
+  static async connect(port: number, localAddress?: string): Promise<RawSmtp> {
     const sock = connect({ port, host: '127.0.0.1', localAddress });
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', () => resolve());
       sock.once('error', reject);
     });
-    const c = new RawSmtp(sock);
+    return new RawSmtp(sock);
+  }
+
+  /** Connects (see `connect`) and reads the greeting into `greeting`. */
+  static async open(port: number, localAddress?: string): Promise<RawSmtp> {
+    const c = await RawSmtp.connect(port, localAddress);
     c.greeting = await c.reply();
     return c;
   }
@@ -136,6 +141,13 @@ export class RawSmtp {
 
   /** The next complete reply (possibly multi-line), or '' if the connection closed first. */
   async reply(timeoutMs = 5000): Promise<string> {
+    const r = await this.next(timeoutMs);
+    if (r === 'none') throw new Error(`no reply within ${timeoutMs} ms; buffer: ${JSON.stringify(this.buf)}`);
+    return r === 'closed' ? '' : r;
+  }
+
+  /** The next complete reply, `closed` if the connection closed first, `none` if none came in time. */
+  async next(timeoutMs = 5000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(this.buf);
@@ -143,8 +155,8 @@ export class RawSmtp {
         this.buf = this.buf.slice(m[0].length);
         return m[0].trimEnd();
       }
-      if (this.closed) return '';
-      if (Date.now() > deadline) throw new Error(`no reply within ${timeoutMs} ms; buffer: ${JSON.stringify(this.buf)}`);
+      if (this.closed) return 'closed';
+      if (Date.now() > deadline) return 'none';
       await new Promise<void>((r) => {
         const t = setTimeout(r, 50);
         this.waiters.push(() => {

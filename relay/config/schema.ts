@@ -9,6 +9,10 @@ import { OutboundSchema } from './outbound-schema.ts';
 const strict = { additionalProperties: false } as const;
 
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 63, description: 'A name other entries refer to.' });
+// A host's name as it goes into the greeting, EHLO and Received: (RFC 5321 2.3.5: LDH labels, dots): a
+// CR or LF here would split a reply line, so the schema refuses it and `kubemta check` says so too.
+const HostName = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\\.?$', description });
 const Path = Type.String({ minLength: 1, description: 'A file path; relative paths resolve against the config file\'s directory.' });
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
 const Count = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
@@ -60,7 +64,7 @@ export const ListenerSchema = Type.Object(
     address: Type.Optional(Type.String({ description: 'Address to bind; default all addresses of the family (0.0.0.0 for inet4, :: otherwise).' })),
     port: Type.Integer({ minimum: 0, maximum: 65535, description: 'TCP port; 0 picks a free one (tests).' }),
     family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any' }),
-    hostname: Type.Optional(Type.String({ minLength: 1, description: 'Greeting and EHLO name; default: the top-level hostname.' })),
+    hostname: Type.Optional(HostName('Greeting and EHLO name; default: the top-level hostname.')),
     tls: Type.Union(
       [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('starttls-required'), Type.Literal('implicit')],
       { default: 'none', description: TlsMode.description },
@@ -177,6 +181,22 @@ export const LimitsSchema = Type.Object(
   { ...strict, default: {} },
 );
 
+// Mozilla's "intermediate" server profile (ssl-config.mozilla.org, guidelines 5.7): TLS 1.2 only with
+// forward-secret AEAD suites (ECDHE/DHE), no RSA key exchange, no CBC; TLS 1.3's suites are all forward
+// secret and stay Node's defaults. The client picks among them, as the profile says.
+export const MOZILLA_INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305', 'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384', 'DHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export const TlsSchema = Type.Object(
+  {
+    ciphers: Type.String({ minLength: 1, default: MOZILLA_INTERMEDIATE_CIPHERS, description: 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites by their TLS_ names); default Mozilla "intermediate": forward-secret AEAD suites only.' }),
+    minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'Oldest TLS version offered on every listener.' }),
+  },
+  { ...strict, default: {}, description: 'TLS settings of every listener (STARTTLS and implicit).' },
+);
+
 export const LogSchema = Type.Object(
   {
     level: Type.Union(
@@ -198,7 +218,7 @@ export const HttpSchema = Type.Object(
 
 export const ConfigSchema = Type.Object(
   {
-    hostname: Type.Optional(Type.String({ minLength: 1, description: 'The relay\'s name; default: the machine\'s.' })),
+    hostname: Type.Optional(HostName('The relay\'s name; default: the machine\'s.')),
     pki: Type.Array(PkiSchema, { default: [] }),
     listeners: Type.Array(ListenerSchema, { minItems: 1 }),
     tables: Type.Record(Name, TableSchema, { default: {} }),
@@ -209,6 +229,7 @@ export const ConfigSchema = Type.Object(
     queue: QueueSchema,
     outbound: OutboundSchema,
     limits: LimitsSchema,
+    tls: TlsSchema,
     log: LogSchema,
     http: HttpSchema,
   },
@@ -220,6 +241,7 @@ export type ListenerConfig = Static<typeof ListenerSchema>;
 export type PkiConfig = Static<typeof PkiSchema>;
 export type TableConfig = Static<typeof TableSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
+export type TlsConfig = Static<typeof TlsSchema>;
 export type TlsModeName = Static<typeof TlsMode>;
 export type FamilyName = Static<typeof Family>;
 export type AnySchema = TSchema;

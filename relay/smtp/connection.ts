@@ -6,10 +6,16 @@
 //  - replies that carry our own enhanced status code are sent as they are (the library would add a
 //    generic one in front).
 //  - AUTH is neither offered nor accepted before TLS (smtp-server offers it in plaintext EHLO).
+//  - a line-start dot in DATA is removed, also before other text (dots.ts, RFC 5321 4.5.2);
+//  - an A-label address is kept as sent, not turned into Unicode (address.ts);
+//  - command syntax the library lets through but Postfix and OpenSMTPD refuse (syntax.ts).
 // This leans on smtp-server internals (_createParser, _onCommand, _isSupported, send): tests/smtp cover each behaviour,
 // so an upgrade that changes them fails loudly.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { ENHANCED, Replies } from './replies.ts';
+import { checkSyntax } from './syntax.ts';
+import { keepAddressAsSent } from './address.ts';
+import { LeadingDots } from './dots.ts';
 
 const BEFORE_TLS = new Set(['EHLO', 'HELO', 'STARTTLS', 'NOOP', 'RSET', 'QUIT']);
 const LF = 10;
@@ -80,12 +86,15 @@ export class StrictConnection extends SMTPConnection {
     const p = parser as unknown as Parser;
     const write = p._write.bind(p);
     let last = LF;
+    const dots = new LeadingDots();
     p._write = (chunk, encoding, next) => {
-      if (p._dataMode || !chunk?.length) {
+      if (p._dataMode) {
         // DATA content is checked by the data hook; after it the stream is back at a line start
         last = LF;
-        return write(chunk, encoding, next);
+        return write(dots.feed(chunk), encoding, next);
       }
+      dots.reset();
+      if (!chunk?.length) return write(chunk, encoding, next);
       if (findBareLineEnd(chunk, last) !== -1) {
         const r = Replies.bareLineEndInCommand;
         this.send(r.code, `${r.status} ${r.text}`);
@@ -118,8 +127,19 @@ export class StrictConnection extends SMTPConnection {
           return;
         }
       }
+      const refused = checkSyntax(command, { auth: this._isSupported('AUTH') });
+      if (refused) {
+        this.send(refused.code, `${refused.status} ${refused.text}`);
+        if (callback) setImmediate(callback);
+        return;
+      }
     }
     super._onCommand(command, callback);
+  }
+
+  /** An A-label address stays as sent (address.ts). */
+  override _parseAddressCommand(name: string, command: string | Buffer): ReturnType<SMTPConnection['_parseAddressCommand']> {
+    return keepAddressAsSent(String(command), super._parseAddressCommand(name, command));
   }
 
   /** Keeps AUTH out of the EHLO reply until the session is encrypted. */
@@ -130,6 +150,9 @@ export class StrictConnection extends SMTPConnection {
 
   override send(code: number, data?: string | string[], context?: string | false): void {
     if (typeof data === 'string' && ENHANCED.test(data)) return super.send(code, data, false);
+    // smtp-server sends a few refusals without an enhanced code (context false: EHLO/HELO syntax, "too
+    // many clients"); RFC 2034 exempts only the greeting and the 250 to EHLO/HELO, so those get one
+    if (context === false && code >= 400) return super.send(code, data as string);
     return super.send(code, data as string, context as string);
   }
 }

@@ -6,6 +6,7 @@ import type { ListenerConfig } from '../config/schema.ts';
 import { NetworkList } from '../lookup/cidr.ts';
 import type { ListenerRuntime, Relay } from '../runtime.ts';
 import { RelaySmtpServer } from './server.ts';
+import { tlsSettings } from './pki.ts';
 import type { StrictConnection } from './connection.ts';
 import { Replies } from './replies.ts';
 import { hook } from './session/once.ts';
@@ -56,7 +57,7 @@ function serverOptions(relay: Relay, rt: ListenerRuntime): SMTPServerOptions {
     secure: l.tls === 'implicit',
     key: pki?.key,
     cert: pki?.cert,
-    minVersion: 'TLSv1.2',
+    ...tlsSettings(config.tls),
     SNICallback: tls
       ? (servername: string, cb: (err: Error | null, ctx?: import('node:tls').SecureContext) => void) =>
           cb(null, relay.snapshot.pki.forServername(servername) ?? defaultPki(relay, rt.cfg)?.context)
@@ -70,6 +71,8 @@ function serverOptions(relay: Relay, rt: ListenerRuntime): SMTPServerOptions {
     rejectOversized: true,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
+    // REQUIRETLS (RFC 8689) would bind onward delivery to TLS; the queue does not record it, so it is not offered
+    hideREQUIRETLS: true,
     maxClients: limits.maxConnections,
     socketTimeout: limits.idleTimeoutSeconds * 1000,
     closeTimeout: limits.shutdownGraceSeconds * 1000,
@@ -176,7 +179,7 @@ export async function reconcileListeners(relay: Relay, running: RunningListener[
       // greeting name and SIZE are read per new session, so they change without a new socket
       Object.assign(r.server.options, { name: cfg.hostname ?? relay.snapshot.config.hostname, size: cfg.maxMessageBytes ?? relay.snapshot.config.limits.maxMessageBytes });
       const pki = cfg.tls !== 'none' ? defaultPki(relay, cfg) : undefined;
-      if (pki) r.server.updateSecureContext({ key: pki.key, cert: pki.cert });
+      if (pki) r.server.updateSecureContext({ key: pki.key, cert: pki.cert, ...tlsSettings(relay.snapshot.config.tls) });
       next.push(r);
     } else {
       next.push(await start(relay, cfg, i));

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
-import type { PkiConfig } from '../config/schema.ts';
+import type { PkiConfig, TlsConfig } from '../config/schema.ts';
 
 export interface LoadedPki {
   name: string;
@@ -74,10 +74,16 @@ export async function ensureSelfSigned(p: PkiConfig): Promise<boolean> {
   return true;
 }
 
-export async function loadPki(p: PkiConfig): Promise<LoadedPki> {
+/** The TLS settings every context gets (listeners.ts passes the same to smtp-server's default context). */
+export function tlsSettings(tls: TlsConfig) {
+  return { ciphers: tls.ciphers, minVersion: tls.minVersion, honorCipherOrder: false } as const;
+}
+
+export async function loadPki(p: PkiConfig, tls: TlsConfig): Promise<LoadedPki> {
   const [key, cert] = await Promise.all([readFile(p.key), readFile(p.cert)]);
   const x509 = new X509Certificate(cert);
-  const context = createSecureContext({ key, cert, minVersion: 'TLSv1.2' });
+  // an SNI context keeps the cipher list of the handshake it joins, but set it here too so no context is laxer
+  const context = createSecureContext({ key, cert, ...tlsSettings(tls) });
   return {
     name: p.name,
     key,
@@ -89,7 +95,12 @@ export async function loadPki(p: PkiConfig): Promise<LoadedPki> {
   };
 }
 
-export async function loadPkiSet(entries: PkiConfig[]): Promise<PkiSet> {
-  for (const p of entries) await ensureSelfSigned(p);
-  return new PkiSet(await Promise.all(entries.map(loadPki)));
+/**
+ * Loads every entry. `create: false` (kubemta check) writes nothing: a selfSigned entry whose files do not
+ * exist yet is left out, since the relay creates it at start.
+ */
+export async function loadPkiSet(entries: PkiConfig[], tls: TlsConfig, { create = true } = {}): Promise<PkiSet> {
+  if (create) for (const p of entries) await ensureSelfSigned(p);
+  const present = create ? entries : entries.filter((p) => !p.selfSigned || (existsSync(p.cert) && existsSync(p.key)));
+  return new PkiSet(await Promise.all(present.map((p) => loadPki(p, tls))));
 }

@@ -1,4 +1,5 @@
-// smtp-server with the relay's connection class and PROXY protocol v2 (smtp-server reads only v1).
+// smtp-server with the relay's connection class and PROXY protocol v1 and v2, both parsed here so that
+// every refusal is an SMTP reply (smtp-server reads only v1, and answers its errors in IMAP).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -6,6 +7,7 @@ import type { NetworkList } from '../lookup/cidr.ts';
 import { StrictConnection, type ConnectionPolicy } from './connection.ts';
 import { watchCommandDeadline, type CommandDeadline } from './deadline.ts';
 import { looksLikeV2, parseProxyV2 } from './proxy-v2.ts';
+import { looksLikeV1, parseProxyV1 } from './proxy-v1.ts';
 
 type SocketOptions = { id: string; remoteAddress?: string; remotePort?: number; ignore?: boolean };
 type ProxyCallback = (err: Error | null, opts?: SocketOptions) => void;
@@ -60,31 +62,20 @@ export class RelaySmtpServer extends SMTPServer {
       callback(err, opts);
     };
     const onClose = () => finish(new Error('Socket closed before PROXY header was received'));
+    const refuse = (text: string, reason: string) => {
+      // in SMTP (smtp-server would answer "* BAD", an IMAP reply)
+      socket.on('error', () => {});
+      socket.end(`421 4.7.0 ${text}\r\n`);
+      return finish(new Error(reason));
+    };
     const onReadable = () => {
       for (let chunk = socket.read() as Buffer | null; chunk; chunk = socket.read() as Buffer | null) {
         buf = Buffer.concat([buf, chunk]);
-        const v1 = Buffer.from('PROXY ');
-        if (!looksLikeV2(buf) && !buf.subarray(0, v1.length).equals(v1.subarray(0, Math.min(buf.length, v1.length)))) {
-          // neither header: say so in SMTP (smtp-server would answer "* BAD", an IMAP reply)
-          socket.on('error', () => {});
-          socket.end('421 4.7.0 Expected a PROXY protocol header\r\n');
-          return finish(new Error('no PROXY header'));
-        }
-        if (!looksLikeV2(buf)) {
-          // a v1 (text) header: hand everything back to smtp-server's reader
-          socket.removeListener('readable', onReadable);
-          socket.removeListener('close', onClose);
-          done = true;
-          socket.unshift(buf);
-          return parent._handleProxy.call(this, socket, callback);
-        }
-        const r = parseProxyV2(buf);
+        const v2 = looksLikeV2(buf);
+        if (!v2 && !looksLikeV1(buf)) return refuse('Expected a PROXY protocol header', 'no PROXY header');
+        const r = v2 ? parseProxyV2(buf) : parseProxyV1(buf);
         if (r.kind === 'incomplete') continue;
-        if (r.kind === 'invalid') {
-          socket.on('error', () => {});
-          socket.end(`421 4.7.0 Invalid PROXY header: ${r.reason}\r\n`);
-          return finish(new Error(r.reason));
-        }
+        if (r.kind === 'invalid') return refuse(`Invalid PROXY header: ${r.reason}`, r.reason);
         const rest = buf.subarray(r.consumed);
         const opts: SocketOptions = { id: sessionId() };
         if (r.kind === 'proxy') {
