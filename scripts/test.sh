@@ -52,7 +52,7 @@ PATH="$tools:$PATH"
 tier "type check" 300 npm run --silent typecheck
 tier "unit and integration tests" 1200 $NODE_TEST --test-concurrency=2 --test-timeout=300000 \
   'relay/**/*.test.ts' 'cli/**/*.test.ts' 'operator/**/*.test.ts' 'image/*.test.ts' \
-  'charts/*.test.ts' 'deploy/*.test.ts' 'e2e/pss.test.ts'
+  'charts/*.test.ts' 'deploy/*.test.ts' 'e2e/pss.test.ts' 'test/*.test.ts'
 
 was_up=""
 "$CLUSTER" status >/dev/null 2>&1 && was_up=1

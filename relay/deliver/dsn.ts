@@ -2,7 +2,7 @@
 // machine-readable message/delivery-status part (one block per recipient: Final-Recipient, Action,
 // Status, Remote-MTA, Diagnostic-Code), and the original message's header (text/rfc822-headers, RFC 6522).
 import { randomBytes } from 'node:crypto';
-import { rfc5322Date } from '../smtp/session/received.ts';
+import { rfc5322Date } from '../protocol/dates.ts';
 import { enhancedStatus, parseDiagnostic } from './diagnostic.ts';
 
 export interface DsnRecipient {

@@ -16,7 +16,7 @@
 // - An address in a handled domain with no entry (and no catch-all) gets 550 5.1.1, also when it is reached
 //   through a table: a copy is never silently dropped.
 import { routeKey, type RecipientRoute } from '../queue/envelope.ts';
-import { Replies, type SmtpReply } from '../smtp/replies.ts';
+import { Replies, type SmtpReply } from '../protocol/replies.ts';
 import { formatAddress, isSafeMailbox, parseAddress, withoutSubaddress, type Address } from './address.ts';
 import type { MappingTable, Target } from './mapping.ts';
 import type { RecipientContext, RecipientDecision } from './policy.ts';

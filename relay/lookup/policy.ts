@@ -2,7 +2,7 @@
 // tables and expansion) implements this interface; until a config has rules, the core policy applies:
 // authenticated sessions may relay anywhere, everyone else nowhere. Never an open relay.
 import type { RecipientRoute } from '../queue/envelope.ts';
-import { Replies, type SmtpReply } from '../smtp/replies.ts';
+import { Replies, type SmtpReply } from '../protocol/replies.ts';
 
 export interface RecipientContext {
   listener: string;

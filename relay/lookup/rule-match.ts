@@ -2,7 +2,7 @@
 // tag, authentication, and whom it is for (any, local, domains). Tables are resolved once, at (re)load.
 import { hostname as osHostname } from 'node:os';
 import type { ActionConfig, Config, RuleConfig } from '../config/schema.ts';
-import { reply, type SmtpReply } from '../smtp/replies.ts';
+import { reply, type SmtpReply } from '../protocol/replies.ts';
 import { NetworkList } from './cidr.ts';
 import { DomainSet } from './domains.ts';
 import type { MappingTable } from './mapping.ts';

@@ -12,14 +12,13 @@
 // This leans on smtp-server internals (_createParser, _onCommand, _isSupported, send): tests/smtp cover each behaviour,
 // so an upgrade that changes them fails loudly.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { ENHANCED, Replies } from './replies.ts';
+import { ENHANCED, Replies } from '../protocol/replies.ts';
 import { checkSyntax } from './syntax.ts';
 import { keepAddressAsSent } from './address.ts';
 import { LeadingDots } from './dots.ts';
+import { findBareLineEnd, LF } from '../protocol/lines.ts';
 
 const BEFORE_TLS = new Set(['EHLO', 'HELO', 'STARTTLS', 'NOOP', 'RSET', 'QUIT']);
-const LF = 10;
-const CR = 13;
 
 export interface ConnectionPolicy {
   tlsRequired: boolean;
@@ -33,18 +32,6 @@ type Parser = {
   _write(chunk: Buffer, encoding: BufferEncoding, next: (err?: Error | null) => void): void;
 };
 
-/** Position of the first bare CR or LF in chunk (given the byte before it), or -1. */
-export function findBareLineEnd(chunk: Buffer, before: number): number {
-  for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) {
-    if ((i === 0 ? before : chunk[i - 1]) !== CR) return i;
-  }
-  for (let i = chunk.indexOf(CR); i !== -1; i = chunk.indexOf(CR, i + 1)) {
-    // a CR at the very end is judged by the next chunk's first byte
-    if (i + 1 < chunk.length && chunk[i + 1] !== LF) return i;
-  }
-  if (before === CR && chunk.length > 0 && chunk[0] !== LF) return 0;
-  return -1;
-}
 
 const bySession = new WeakMap<object, StrictConnection>();
 

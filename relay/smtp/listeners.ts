@@ -8,7 +8,7 @@ import type { ListenerRuntime, Relay } from '../runtime.ts';
 import { RelaySmtpServer } from './server.ts';
 import { tlsSettings } from './pki.ts';
 import type { StrictConnection } from './connection.ts';
-import { Replies } from './replies.ts';
+import { Replies } from '../protocol/replies.ts';
 import { hook } from './session/once.ts';
 import { onAuth } from './session/auth.ts';
 import { onClose, onConnect } from './session/connect.ts';

@@ -5,7 +5,7 @@
 //    (RFC 5321 4.1.1.11: 555 for an unknown one), which also catches junk after the address;
 //  - RSET and DATA take no argument, HELP none we could answer (RFC 5321 4.1.1.5, 4.1.1.4);
 //  - EHLO/HELO: the name is ASCII (a domain or an address literal, RFC 5321 4.1.1.1), no 8-bit bytes.
-import { reply, type SmtpReply } from './replies.ts';
+import { reply, type SmtpReply } from '../protocol/replies.ts';
 
 /** What the session has advertised, which decides the parameters MAIL may carry. */
 export interface SyntaxContext {

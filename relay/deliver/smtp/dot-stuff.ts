@@ -2,7 +2,7 @@
 // was the largest single cost of delivering 100 KB messages. Queued content is CRLF-clean (intake
 // refuses bare CR/LF; DSNs and DKIM headers are built with CRLF), so only dots at line starts change;
 // a chunk that is not clean is left to nodemailer's own transform, which also repairs line ends.
-import { findBareLineEnd } from '../../smtp/connection.ts';
+import { findBareLineEnd } from '../../protocol/lines.ts';
 
 const LF = 10;
 const DOT = 46;

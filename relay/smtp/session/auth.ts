@@ -4,7 +4,7 @@
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import { dummyHash, verifyPassword } from '../../auth/hash.ts';
 import type { ListenerRuntime, Relay } from '../../runtime.ts';
-import { Replies } from '../replies.ts';
+import { Replies } from '../../protocol/replies.ts';
 import { Refusal } from './once.ts';
 
 export function onAuth(relay: Relay, lr: ListenerRuntime) {

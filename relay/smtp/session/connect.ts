@@ -1,7 +1,7 @@
 // onConnect / onClose: session limits in total and per client address, and the drain on shutdown.
 import type { SMTPServerSession } from 'smtp-server';
 import type { Relay } from '../../runtime.ts';
-import { Replies } from '../replies.ts';
+import { Replies } from '../../protocol/replies.ts';
 import { Refusal } from './once.ts';
 
 export function onConnect(relay: Relay, listener: string) {

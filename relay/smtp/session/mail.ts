@@ -1,7 +1,7 @@
 // onMailFrom: room in the queue, sessions that may not send any more mail.
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { Relay } from '../../runtime.ts';
-import { Replies } from '../replies.ts';
+import { Replies } from '../../protocol/replies.ts';
 import { Refusal } from './once.ts';
 import { transaction } from './transaction.ts';
 

@@ -1,7 +1,7 @@
 // Adapter between async hooks and smtp-server's callbacks: the callback runs exactly once, a thrown
 // SmtpReply-style error keeps its code, any other exception becomes 451 4.3.0 (never a silent accept).
 import type { Logger } from '../../ops/log.ts';
-import { Replies, toError, type SmtpReply } from '../replies.ts';
+import { Replies, toError, type SmtpReply } from '../../protocol/replies.ts';
 
 export class Refusal extends Error {
   readonly reply: SmtpReply;

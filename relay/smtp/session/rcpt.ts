@@ -3,7 +3,7 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { ListenerRuntime, Relay } from '../../runtime.ts';
 import { routeKey } from '../../queue/envelope.ts';
-import { Replies } from '../replies.ts';
+import { Replies } from '../../protocol/replies.ts';
 import { Refusal } from './once.ts';
 import { declaredSmtputf8, isAscii } from './mail.ts';
 import { transaction } from './transaction.ts';

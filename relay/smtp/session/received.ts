@@ -2,11 +2,9 @@
 import { isIPv6 } from 'node:net';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Envelope } from '../../queue/envelope.ts';
+import { rfc5322Date } from '../../protocol/dates.ts';
 
 /** RFC 5322 date-time in UTC, e.g. `Wed, 25 Nov 2026 22:07:45 +0000`. */
-export function rfc5322Date(d: Date): string {
-  return d.toUTCString().replace(/GMT$/, '+0000');
-}
 
 function protocol(session: SMTPServerSession, authenticated: boolean): string {
   const esmtp = /^(EHLO|LHLO)$/i.test(session.openingCommand || '');
