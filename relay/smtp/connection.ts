@@ -114,6 +114,12 @@ export class StrictConnection extends SMTPConnection {
           return;
         }
       }
+      if (name === 'VRFY') {
+        const r = Replies.vrfyDisabled;
+        this.send(r.code, `${r.status} ${r.text}`);
+        if (callback) setImmediate(callback);
+        return;
+      }
       const refused = checkSyntax(command, { auth: this._isSupported('AUTH') });
       if (refused) {
         this.send(refused.code, `${refused.status} ${refused.text}`);
