@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { run, startTestRelay, tempDir } from '../../../test/harness.ts';
 import { injectMail, testMessage } from '../../../test/inject.ts';
-import { flush, gone, localConfig, localRoute, maildirOf, mboxFile, pythonRead, tried, type Started } from './test-kit.ts';
+import { flush, gone, localConfig, localRoute, maildirOf, mboxFile, pythonRead, tried, type Started } from '../../../test/local-delivery-kit.ts';
 
 describe('relay/deliver/local: failures defer, nothing is lost', () => {
   let dir: string;

@@ -10,7 +10,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startTestRelay, tempDir } from '../../../test/harness.ts';
 import { injectMail } from '../../../test/inject.ts';
-import { flush, gone, localConfig, pythonRead, tried, type Started } from './test-kit.ts';
+import { flush, gone, localConfig, pythonRead, tried, type Started } from '../../../test/local-delivery-kit.ts';
 import { until } from '../../../test/until.ts';
 
 const DOVECOT = '/usr/sbin/dovecot';

@@ -8,7 +8,7 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { tempDir } from '../../../test/harness.ts';
 import { injectMail } from '../../../test/inject.ts';
 import { startTestRelay } from '../../../test/harness.ts';
-import { flush, gone, localConfig, tried, type Started } from './test-kit.ts';
+import { flush, gone, localConfig, tried, type Started } from '../../../test/local-delivery-kit.ts';
 import type { RecipientRoute } from '../../queue/envelope.ts';
 
 interface Transaction {

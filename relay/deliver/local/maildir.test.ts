@@ -5,7 +5,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { injectMail } from '../../../test/inject.ts';
-import { gone, localRoute, maildirOf, pythonRead, withLocalRelay } from './test-kit.ts';
+import { gone, localRoute, maildirOf, pythonRead, withLocalRelay } from '../../../test/local-delivery-kit.ts';
 
 describe('relay/deliver/local: Maildir', () => {
   const f = withLocalRelay();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { injectMail, testMessage } from '../../../test/inject.ts';
 import { LocalAgent } from './agent.ts';
 import { MboxWriter } from './mbox.ts';
-import { gone, localRoute, mboxFile, pythonRead, tried, withLocalRelay } from './test-kit.ts';
+import { gone, localRoute, mboxFile, pythonRead, tried, withLocalRelay } from '../../../test/local-delivery-kit.ts';
 
 const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 

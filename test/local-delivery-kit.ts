@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { join } from 'node:path';
-import { baseConfig, python, startTestRelay, tempDir } from '../../../test/harness.ts';
-import { askRelay } from '../../queue/control.ts';
-import type { RecipientRoute, RecipientState } from '../../queue/envelope.ts';
-import { until } from '../../../test/until.ts';
+import { baseConfig, python, startTestRelay, tempDir } from './harness.ts';
+import { askRelay } from '../relay/queue/control.ts';
+import type { RecipientRoute, RecipientState } from '../relay/queue/envelope.ts';
+import { until } from './until.ts';
 
 export type Started = Awaited<ReturnType<typeof startTestRelay>>;
 
