@@ -1,5 +1,5 @@
 import { configArgs } from './args.ts';
-import { ConfigError, loadConfig } from '../relay/config/load.ts';
+import { ConfigError, loadConfig } from '../relay/config/index.ts';
 import { TableError } from '../relay/lookup/tables.ts';
 import { buildSnapshot } from '../relay/main.ts';
 

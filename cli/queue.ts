@@ -1,6 +1,6 @@
 // `kubemta queue …`: through the running relay's control socket when it runs, else on the files directly.
 import { configArgs } from './args.ts';
-import { loadConfig } from '../relay/config/load.ts';
+import { loadConfig } from '../relay/config/index.ts';
 import { askRelay } from '../relay/queue/control.ts';
 import { runAdmin, type AdminRequest, type AdminResponse, type MailRow } from '../relay/queue/admin.ts';
 import { QueueStore } from '../relay/queue/fs.ts';

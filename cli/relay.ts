@@ -1,6 +1,6 @@
 import { configArgs } from './args.ts';
 import { startRelay } from '../relay/main.ts';
-import { ConfigError } from '../relay/config/load.ts';
+import { ConfigError } from '../relay/config/index.ts';
 
 export async function relayCommand(argv: string[]): Promise<number> {
   const args = configArgs(argv);

@@ -34,6 +34,11 @@ describe('architecture: dependencies point one way', () => {
     assert.deepEqual(violations(['operator'], ['cli/']), []);
   });
 
+  it("the operator and the CLI reach the relay's config only through relay/config/index.ts", () => {
+    const inner = violations(['operator', 'cli'], ['relay/config/']).filter((v) => !v.endsWith('→ relay/config/index.ts'));
+    assert.deepEqual(inner, []);
+  });
+
   it('inside the relay, nothing below the server imports relay/smtp/', () => {
     assert.deepEqual(violations(['relay/lookup', 'relay/queue', 'relay/scheduler', 'relay/deliver', 'relay/protocol', 'relay/auth', 'relay/config'], ['relay/smtp/']), []);
   });

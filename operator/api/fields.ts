@@ -2,6 +2,7 @@
 // *structural* for the Kubernetes API server (every node typed, maps as additionalProperties, enums as
 // string enums, no anyOf/oneOf), so one TypeBox value serves validation, types and crds/*.yaml.
 import { Type, type Static, type TSchema, type TUnsafe, type SchemaOptions } from '@sinclair/typebox';
+import { FAMILIES } from '../../relay/config/index.ts';
 
 /** A string enum: `{type: string, enum: [...]}` (TypeBox's Union of Literals would be anyOf, not structural). */
 export function StringEnum<const T extends readonly string[]>(values: T, options: SchemaOptions = {}): TUnsafe<T[number]> {
@@ -60,7 +61,7 @@ export const MailAddress = (options: SchemaOptions = {}) => Type.String({ minLen
 export const Target = (options: SchemaOptions = {}) => Type.String({ minLength: 1, maxLength: 320, pattern: '^[^\\s,:]+$', ...options });
 
 export const Family = (options: SchemaOptions = {}) =>
-  StringEnum(['inet4', 'inet6', 'any'] as const, { description: 'Address family (OpenSMTPD `listen on inet4`, `limit mta inet4`).', ...options });
+  StringEnum(FAMILIES, { description: 'Address family (OpenSMTPD `listen on inet4`, `limit mta inet4`).', ...options });
 
 /** metav1.Condition, as in every Kubernetes API since 1.19. */
 export const ConditionSchema = Type.Object({

@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { CommonStatus, Family, LabelSelector, LocalRef, SecretKeyRef, StringEnum, StringMap } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
+import { TLS_MODES } from '../../relay/config/index.ts';
 
 export const ListenerSpec = Type.Object({
   mailServerRef: LocalRef('The MailServer this listener belongs to.'),
@@ -17,7 +18,7 @@ export const ListenerSpec = Type.Object({
   hostname: Type.Optional(Type.String({ minLength: 1, description: 'Greeting and EHLO name; default the MailServer\'s hostname.' })),
   tls: Type.Object(
     {
-      mode: StringEnum(['none', 'starttls', 'starttls-required', 'implicit'] as const, {
+      mode: StringEnum(TLS_MODES, {
         default: 'none',
         description: 'none; starttls (`tls`); starttls-required (`tls-require`); implicit (TLS from the first byte, port 465).',
       }),

@@ -4,6 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import { CommonStatus, DomainPattern, LocalRef, StringEnum, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
+import { ACTION_TYPES, LMTP_RCPT_TO } from '../../relay/config/index.ts';
 
 export const MailDomainSpec = Type.Object({
   mailServerRef: LocalRef('The MailServer that accepts mail for these domains.'),
@@ -13,12 +14,12 @@ export const MailDomainSpec = Type.Object({
   }),
   delivery: Type.Object(
     {
-      type: StringEnum(['mbox', 'maildir', 'lmtp', 'relay'] as const, { default: 'mbox' }),
+      type: StringEnum(ACTION_TYPES, { default: 'mbox' }),
       lmtp: Type.Optional(
         Type.Object({
           host: Type.Optional(Type.String({ minLength: 1 })),
           port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
-          rcptTo: StringEnum(['mailbox', 'address'] as const, { default: 'mailbox' }),
+          rcptTo: StringEnum(LMTP_RCPT_TO, { default: 'mailbox' }),
         }),
       ),
       relay: Type.Optional(Type.Object({ smarthost: Type.Optional(Type.String({ pattern: '^smtps?://[^/\\s]+$' })) })),

@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
+import { MAILBOX_FORMATS, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
   Type.Object(
@@ -28,10 +29,10 @@ export const OutboundSpec = Type.Object(
         { description: 'AUTH for the smarthost (sent only over TLS).' },
       ),
     ),
-    tls: StringEnum(['none', 'opportunistic', 'required', 'verify'] as const, { default: 'opportunistic', description: 'STARTTLS policy for onward delivery.' }),
+    tls: StringEnum(TLS_POLICIES, { default: 'opportunistic', description: 'STARTTLS policy for onward delivery.' }),
     tlsPolicies: Type.Optional(
       Type.Array(
-        Type.Object({ domain: Type.String({ minLength: 1 }), tls: StringEnum(['none', 'opportunistic', 'required', 'verify'] as const) }),
+        Type.Object({ domain: Type.String({ minLength: 1 }), tls: StringEnum(TLS_POLICIES) }),
         { description: 'Per-destination TLS policy; the first match wins.' },
       ),
     ),
@@ -85,7 +86,7 @@ export const LocalSpec = Type.Object(
         description: 'Aliases for local users (`accept for local alias <aliases> deliver to mbox`): name → mailboxes or addresses.',
       }),
     ),
-    delivery: StringEnum(['mbox', 'maildir'] as const, { default: 'mbox', description: 'How mail for local users is stored.' }),
+    delivery: StringEnum(MAILBOX_FORMATS, { default: 'mbox', description: 'How mail for local users is stored.' }),
   },
   { description: 'Mail for the server itself (`for local`), from pod-local clients (a Listener bound to 127.0.0.1).' },
 );

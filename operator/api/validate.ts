@@ -3,7 +3,7 @@
 // those, so the operator checks them itself. Each problem names its field: `spec.address: …`.
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { schemaProblems } from '../../relay/config/load.ts';
+import { schemaProblems } from '../../relay/config/index.ts';
 import { kinds } from './kinds.ts';
 import { objectSchema, type KindDef } from './kind.ts';
 import type { MailServer } from './mailserver.ts';

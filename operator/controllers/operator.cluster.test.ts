@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
 import { pino } from 'pino';
 import { KubeClient, Resources, ApiError, type KubeObjectLike, type Resource } from '../kube/client.ts';
-import { validateConfig } from '../../relay/config/load.ts';
+import { validateConfig } from '../../relay/config/index.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments, DEMO_HASH } from '../render/testing.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';

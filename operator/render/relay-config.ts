@@ -1,6 +1,6 @@
 // One MailServer's objects → the relay's config (relay/config/schema.ts) and its table files. Paths are
 // where workload.ts mounts things; the relay hot-reloads when any of those files changes.
-import type { Config } from '../../relay/config/schema.ts';
+import type { Config } from '../../relay/config/index.ts';
 import type { MailDomain } from '../api/maildomain.ts';
 import type { Listener } from '../api/listener.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig } from '../../relay/config/load.ts';
+import { validateConfig } from '../../relay/config/index.ts';
 import { loadTables } from '../../relay/lookup/tables.ts';
 import { buildPolicy } from '../../relay/lookup/rules.ts';
 import type { RecipientContext, RecipientDecision } from '../../relay/lookup/policy.ts';

@@ -4,9 +4,9 @@
 // operator applies nothing for it, so the relay keeps serving its last good config.
 import { X509Certificate } from 'node:crypto';
 import * as yaml from 'js-yaml';
-import { validateConfig } from '../../relay/config/load.ts';
-import { crossCheck } from '../../relay/config/check.ts';
-import type { Config } from '../../relay/config/schema.ts';
+import { validateConfig } from '../../relay/config/index.ts';
+import { crossCheck } from '../../relay/config/index.ts';
+import type { Config } from '../../relay/config/index.ts';
 import { validateObject, type AnyKubemtaObject } from '../api/validate.ts';
 import type { MailServer } from '../api/mailserver.ts';
 import type { Listener } from '../api/listener.ts';

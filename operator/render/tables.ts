@@ -3,7 +3,7 @@
 // when tables come and go, a change to one user rewrites only the slot holding its table (or its part of
 // a split table), and each slot stays under the API server's 1 MiB object limit.
 import { createHash } from 'node:crypto';
-import { TableSchema } from '../../relay/config/schema.ts';
+import { TableSchema } from '../../relay/config/index.ts';
 
 /**
  * Whether the relay reads one table from several files (`tables.<name>.files`, proposed for

@@ -1,13 +1,14 @@
 // Onward SMTP delivery settings (smtpd.conf `limit mta inet4`, `relay via`, `queue ttl`, `mta limit`;
 // Postfix smtp_tls_policy_maps, smtp_sasl_password_maps, bounce/delay_warning_time).
 import { Type } from '@sinclair/typebox';
+import { FAMILIES, literals, TLS_POLICIES } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
 const Path = (description: string) => Type.String({ minLength: 1, description: `${description} Relative paths resolve against the config file's directory.` });
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
 
-export const TlsPolicy = Type.Union(
-  [Type.Literal('none'), Type.Literal('opportunistic'), Type.Literal('required'), Type.Literal('verify')],
+export const TlsPolicy = literals(
+  TLS_POLICIES,
   { description: 'none: never STARTTLS. opportunistic: STARTTLS when offered. required: STARTTLS or defer. verify: STARTTLS with a valid certificate for the host name, or defer.' },
 );
 
@@ -56,7 +57,7 @@ export const SrsSchema = Type.Object(
 
 export const OutboundSchema = Type.Object(
   {
-    family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any', description: 'Address family for outbound connections (smtpd.conf `limit mta inet4`).' }),
+    family: literals(FAMILIES, { default: 'any', description: 'Address family for outbound connections (smtpd.conf `limit mta inet4`).' }),
     heloName: Type.Optional(Type.String({ description: 'EHLO name; default: the relay hostname.' })),
     port: Type.Integer({ minimum: 1, maximum: 65535, default: 25, description: 'Port of MX hosts (tests point it elsewhere).' }),
     resolver: Type.Optional(
@@ -68,7 +69,7 @@ export const OutboundSchema = Type.Object(
         strict,
       ),
     ),
-    tls: Type.Union([Type.Literal('none'), Type.Literal('opportunistic'), Type.Literal('required'), Type.Literal('verify')], { default: 'opportunistic', description: TlsPolicy.description }),
+    tls: literals(TLS_POLICIES, { default: 'opportunistic', description: TlsPolicy.description }),
     tlsPolicies: Type.Array(TlsPolicyEntrySchema, { default: [], description: 'Per-destination TLS policy; the first matching entry wins, otherwise `tls`.' }),
     caFile: Type.Optional(Path('Extra trusted CA certificates (PEM) for `verify`, added to the system roots.')),
     mtaSts: Type.Boolean({ default: false, description: 'Fetch and enforce MTA-STS policies (RFC 8461) for MX deliveries: in `enforce` mode only listed MX hosts, with a verified certificate.' }),

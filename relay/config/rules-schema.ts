@@ -1,6 +1,7 @@
 // Rules and actions: smtpd.conf's `accept from … for … [alias|virtual <table>] deliver to …` and
 // `match … action "name"`, as data. Rules are ordered; the first whose `from` and `for` match decides.
 import { Type } from '@sinclair/typebox';
+import { LMTP_RCPT_TO, literals } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
 const TableRef = Type.String({ description: 'The name of a table in `tables`.' });
@@ -67,7 +68,7 @@ export const ActionSchema = Type.Union(
         port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
         socket: Type.Optional(Type.String({ description: 'A Unix socket path instead of host/port.' })),
         // Optional, not defaulted: ajv fills no defaults inside a union's branches; absent means 'mailbox'
-        rcptTo: Type.Optional(Type.Union([Type.Literal('mailbox'), Type.Literal('address')], {
+        rcptTo: Type.Optional(literals(LMTP_RCPT_TO, {
           description: 'What to send in RCPT TO: the resolved local mailbox name (when absent), or the recipient address.',
         })),
       },

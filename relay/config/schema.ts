@@ -5,6 +5,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActionSchema, RuleSchema } from './rules-schema.ts';
 import { OutboundSchema } from './outbound-schema.ts';
+import { FAMILIES, literals, TLS_MODES } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
 
@@ -17,12 +18,12 @@ const Path = Type.String({ minLength: 1, description: 'A file path; relative pat
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
 const Count = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 
-export const Family = Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], {
+export const Family = literals(FAMILIES, {
   description: 'Address family: inet4, inet6 or any (OpenSMTPD\'s `listen on inet4`, `limit mta inet4`).',
 });
 
-export const TlsMode = Type.Union(
-  [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('starttls-required'), Type.Literal('implicit')],
+export const TlsMode = literals(
+  TLS_MODES,
   {
     description:
       'none: plaintext only. starttls: STARTTLS offered (smtpd.conf `tls`). starttls-required: nothing but ' +
@@ -63,12 +64,9 @@ export const ListenerSchema = Type.Object(
     name: Type.Optional(Name),
     address: Type.Optional(Type.String({ description: 'Address to bind; default all addresses of the family (0.0.0.0 for inet4, :: otherwise).' })),
     port: Type.Integer({ minimum: 0, maximum: 65535, description: 'TCP port; 0 picks a free one (tests).' }),
-    family: Type.Union([Type.Literal('inet4'), Type.Literal('inet6'), Type.Literal('any')], { default: 'any' }),
+    family: literals(FAMILIES, { default: 'any' }),
     hostname: Type.Optional(HostName('Greeting and EHLO name; default: the top-level hostname.')),
-    tls: Type.Union(
-      [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('starttls-required'), Type.Literal('implicit')],
-      { default: 'none', description: TlsMode.description },
-    ),
+    tls: literals(TLS_MODES, { default: 'none', description: TlsMode.description }),
     pki: Type.Optional(Type.String({ description: 'Default certificate (a pki name); SNI picks among all pki entries.' })),
     auth: Type.Optional(
       Type.String({ description: 'A credentials table; AUTH PLAIN/LOGIN against it, only after TLS.' }),

@@ -1,0 +1,24 @@
+// The words the relay's config and the operator's CRDs share, defined once: each list is the single
+// source for the relay schema's literals (relay/config/*schema.ts) and the CRDs' string enums
+// (operator/api/), so the two can never disagree on what a listener mode or a TLS policy may be.
+import { Type, type SchemaOptions, type TLiteral, type TUnion } from '@sinclair/typebox';
+
+/** Address family (OpenSMTPD's `listen on inet4`, `limit mta inet4`). */
+export const FAMILIES = ['inet4', 'inet6', 'any'] as const;
+/** How a listener speaks TLS: smtpd.conf's (nothing), `tls`, `tls-require`, `smtps`. */
+export const TLS_MODES = ['none', 'starttls', 'starttls-required', 'implicit'] as const;
+/** STARTTLS policy for onward delivery. */
+export const TLS_POLICIES = ['none', 'opportunistic', 'required', 'verify'] as const;
+/** What an action does with a mail (smtpd.conf's `deliver to mbox|maildir|lmtp`, `relay`). */
+export const ACTION_TYPES = ['mbox', 'maildir', 'lmtp', 'relay'] as const;
+/** Where local users' mail is stored. */
+export const MAILBOX_FORMATS = ['mbox', 'maildir'] as const;
+/** What an LMTP action sends as RCPT TO: the local mailbox or the final address. */
+export const LMTP_RCPT_TO = ['mailbox', 'address'] as const;
+
+type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
+
+/** A relay-schema union of literals for one of the lists above (ajv reads it as an enum). */
+export function literals<const T extends readonly string[]>(values: T, options: SchemaOptions = {}): TUnion<Literals<T>> {
+  return Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TUnion<Literals<T>>;
+}
