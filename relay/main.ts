@@ -65,8 +65,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     return { perClient: l.authFailures, perUser: l.authFailuresPerUser, windowMs: l.authFailureWindowSeconds * 1000 };
   });
   const relay: Relay = { snapshot, queue, log, metrics, authLimiter, clients: new Map(), sessions: 0, draining: false };
-  const scheduler = new Scheduler(relay, buildAgents(relay));
-  Object.assign(scheduler, bounceHandlers(relay));
+  const scheduler = new Scheduler(relay, buildAgents(relay), bounceHandlers(relay));
   queue.onCommitted = (mail) => scheduler.enqueue(mail);
   let listeners = await startListeners(relay);
   const control: NetServer = await startControl(queue, { flush: (id) => scheduler.flush(id) });

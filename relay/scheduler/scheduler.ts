@@ -41,12 +41,15 @@ export class Scheduler {
   private stopped = false;
   private readonly active = new Set<Promise<void>>();
   maxInFlight = 200;
-  onFailures: FailureHandler = async () => {};
-  onDelayed: DelayHandler = async () => {};
+  private readonly onFailures: FailureHandler;
+  private readonly onDelayed: DelayHandler;
 
-  constructor(relay: Relay, agents: Agents) {
+  /** `notices`: what happens when recipients fail for good or wait too long (bounces and delay warnings). */
+  constructor(relay: Relay, agents: Agents, notices: { onFailures?: FailureHandler; onDelayed?: DelayHandler } = {}) {
     this.relay = relay;
     this.agents = agents;
+    this.onFailures = notices.onFailures ?? (async () => {});
+    this.onDelayed = notices.onDelayed ?? (async () => {});
   }
 
   start(): void {
