@@ -65,6 +65,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     ? await startHttp(httpCfg.address, httpCfg.port, {
         registry: metrics.registry,
         ready: () => (relay.draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
+        configHash: () => relay.snapshot.config.configHash,
       })
     : undefined;
   scheduler.start();

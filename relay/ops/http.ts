@@ -6,7 +6,11 @@ import type { Registry } from 'prom-client';
 export interface HealthSource {
   ready(): { ok: boolean; reason?: string };
   registry: Registry;
+  /** The configHash of the config being served (header kubemta-config-hash on /healthz and /readyz). */
+  configHash?: () => string | undefined;
 }
+
+export const CONFIG_HASH_HEADER = 'kubemta-config-hash';
 
 export async function startHttp(address: string, port: number, src: HealthSource): Promise<Server> {
   const server = createServer((req, res) => {
@@ -15,6 +19,8 @@ export async function startHttp(address: string, port: number, src: HealthSource
       res.writeHead(405).end();
       return;
     }
+    const configHash = src.configHash?.();
+    if (configHash !== undefined && (url === '/healthz' || url === '/readyz')) res.setHeader(CONFIG_HASH_HEADER, configHash);
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
