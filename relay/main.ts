@@ -66,6 +66,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
         registry: metrics.registry,
         ready: () => (relay.draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
         configHash: () => relay.snapshot.config.configHash,
+        tablesHash: () => relay.snapshot.tables.digest,
       })
     : undefined;
   scheduler.start();

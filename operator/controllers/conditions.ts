@@ -32,7 +32,13 @@ export function statusFromVerdict(current: Status | undefined, v: Verdict, gener
   if (v.ready === 'held' && conditionOf(current)) return undefined; // keep what it said while it was applied
   const status: ConditionInput['status'] = v.ready === true ? 'True' : v.ready === 'held' ? 'Unknown' : 'False';
   const message = v.message.length > 2000 ? v.message.slice(0, 1997) + '...' : v.message;
-  const conditions = setCondition(current?.conditions, { type: 'Ready', status, reason: v.reason, message }, generation, now);
+  let conditions = setCondition(current?.conditions, { type: 'Ready', status, reason: v.reason, message }, generation, now);
+  // kstatus (what Flux and Argo CD wait on): Reconciling while waiting or rolling out, Stalled when it
+  // cannot progress without a change; both abnormal-true, so absent once Ready
+  const progress = v.ready === false ? (v.waiting ? 'Reconciling' : 'Stalled') : undefined;
+  for (const type of ['Reconciling', 'Stalled']) {
+    conditions = type === progress ? setCondition(conditions, { type, status: 'True', reason: v.reason, message }, generation, now) : conditions.filter((c) => c.type !== type);
+  }
   const fields = Object.fromEntries(Object.entries(v.status).filter(([, x]) => x !== undefined));
   return { ...fields, observedGeneration: generation, conditions };
 }

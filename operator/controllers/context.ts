@@ -27,4 +27,10 @@ export interface ControllerContext {
   now: () => Date;
   /** By server `ns/name`: the volumes hash last handed to its pods (nudge.ts; empty after a restart). */
   nudged: Map<string, string>;
+  /**
+   * Ready means mail flows (rollout.ts): the workload rolled out and every relay serving the rendered
+   * config. Off only where no relay can run (tests of rendering without a node): Ready then means the
+   * config rendered and was applied.
+   */
+  relayCheck: boolean;
 }

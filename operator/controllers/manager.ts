@@ -29,6 +29,8 @@ export interface ManagerOptions {
   httpAddress?: string;
   workers?: number;
   now?: () => Date;
+  /** Check rollout and each relay's served config before Ready (default true); see ControllerContext.relayCheck. */
+  relayCheck?: boolean;
 }
 
 type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
@@ -80,6 +82,7 @@ export class Manager {
       enqueue: (kind, key) => this.queues[kind].add(key),
       now: opts.now ?? (() => new Date()),
       nudged: new Map(),
+      relayCheck: opts.relayCheck ?? true,
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

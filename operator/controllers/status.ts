@@ -32,7 +32,7 @@ export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: K
   // members becoming Ready are not news (10,000 users would mean 10,000 Events); problems always are
   const newsworthy = after.status === 'False' || kind === 'MailServer' || kind === 'PkiCert';
   if (newsworthy && (!before || before.reason !== after.reason || before.status !== after.status)) {
-    const type = after.status === 'False' ? 'Warning' : 'Normal';
+    const type = after.status === 'False' && !v.waiting ? 'Warning' : 'Normal'; // waiting is not a problem (any apply order)
     await ctx.events.record(obj, type, after.reason, after.message);
   }
   for (const w of v.warnings) await ctx.events.record(obj, 'Warning', 'Warning', w);

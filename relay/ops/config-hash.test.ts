@@ -3,10 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseConfig, startTestRelay, tempDir, writeConfig } from '../../test/harness.ts';
-import { CONFIG_HASH_HEADER } from './http.ts';
+import { CONFIG_HASH_HEADER, TABLES_HASH_HEADER } from './http.ts';
 
 describe('relay/ops config hash', () => {
-  it('reports the served configHash on /readyz and /healthz, follows a reload, and keeps it when a reload is refused', async () => {
+  it('reports the served configHash (and tables digest) on /readyz and /healthz, follows a reload, and keeps it when a reload is refused', async () => {
     const { dir, cleanup } = await tempDir();
     const config = baseConfig({ configHash: 'aaa111' });
     const t = await startTestRelay(dir, config);
@@ -14,6 +14,7 @@ describe('relay/ops config hash', () => {
     const served = async (path = '/readyz') => (await fetch(`${base}${path}`)).headers.get(CONFIG_HASH_HEADER);
     assert.equal(await served(), 'aaa111');
     assert.equal(await served('/healthz'), 'aaa111');
+    assert.match((await fetch(`${base}/readyz`)).headers.get(TABLES_HASH_HEADER) ?? '', /^[0-9a-f]{16}$/, 'the digest of the tables it loaded');
     await writeConfig(dir, { ...config, configHash: 'bbb222' });
     assert.equal(await t.relay.reload(), true);
     assert.equal(await served(), 'bbb222');

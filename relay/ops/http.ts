@@ -8,9 +8,12 @@ export interface HealthSource {
   registry: Registry;
   /** The configHash of the config being served (header kubemta-config-hash on /healthz and /readyz). */
   configHash?: () => string | undefined;
+  /** The digest of the table files being served (header kubemta-tables-hash; relay/lookup/table-digest.ts). */
+  tablesHash?: () => string | undefined;
 }
 
 export const CONFIG_HASH_HEADER = 'kubemta-config-hash';
+export const TABLES_HASH_HEADER = 'kubemta-tables-hash';
 
 export async function startHttp(address: string, port: number, src: HealthSource): Promise<Server> {
   const server = createServer((req, res) => {
@@ -19,8 +22,9 @@ export async function startHttp(address: string, port: number, src: HealthSource
       res.writeHead(405).end();
       return;
     }
-    const configHash = src.configHash?.();
-    if (configHash !== undefined && (url === '/healthz' || url === '/readyz')) res.setHeader(CONFIG_HASH_HEADER, configHash);
+    for (const [header, value] of [[CONFIG_HASH_HEADER, src.configHash?.()], [TABLES_HASH_HEADER, src.tablesHash?.()]]) {
+      if (value !== undefined && (url === '/healthz' || url === '/readyz')) res.setHeader(header!, value);
+    }
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
