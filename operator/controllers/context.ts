@@ -33,4 +33,6 @@ export interface ControllerContext {
    * config rendered and was applied.
    */
   relayCheck: boolean;
+  /** How long an unbound claim or an unschedulable pod is Reconciling before it is Stalled (rollout.ts). */
+  stallAfterMs: number;
 }

@@ -17,6 +17,7 @@ import { reconcileMailServer } from './mailserver.ts';
 import { reconcileListener, reconcileMailDomain, reconcileVirtualUser } from './members.ts';
 import { PKI_LABEL, reconcilePkiCert } from './pkicert.ts';
 import { serverKeyOf } from './snapshot.ts';
+import { STALL_AFTER_MS } from './rollout.ts';
 
 export interface ManagerOptions {
   client: KubeClient;
@@ -31,6 +32,8 @@ export interface ManagerOptions {
   now?: () => Date;
   /** Check rollout and each relay's served config before Ready (default true); see ControllerContext.relayCheck. */
   relayCheck?: boolean;
+  /** Default STALL_AFTER_MS (60 s). */
+  stallAfterMs?: number;
 }
 
 type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
@@ -83,6 +86,7 @@ export class Manager {
       now: opts.now ?? (() => new Date()),
       nudged: new Map(),
       relayCheck: opts.relayCheck ?? true,
+      stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

@@ -48,7 +48,7 @@ const CONFIG_ERROR = new Set(['CreateContainerConfigError', 'CreateContainerErro
 type Why = { stalled: boolean; reason: string; message: string };
 
 /** Why a pod is not Ready, in the words of the issue: claim, schedule, image, crash. */
-export function podProblem(pod: Pod, now: number, claimPhase: (name: string) => string | undefined): Why {
+export function podProblem(pod: Pod, now: number, claimPhase: (name: string) => string | undefined, stallAfterMs = STALL_AFTER_MS): Why {
   const name = pod.metadata.name;
   const st = pod.status ?? {};
   const created = pod.metadata.creationTimestamp as string | undefined;
@@ -58,9 +58,9 @@ export function podProblem(pod: Pod, now: number, claimPhase: (name: string) => 
     const unbound = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c && claimPhase(c) !== 'Bound');
     if (unbound.length || /unbound|PersistentVolumeClaim/i.test(scheduled.message ?? '')) {
       const which = unbound.length ? unbound.map((c) => `${c} (${claimPhase(c) ?? 'missing'})`).join(', ') : 'a volume claim';
-      return { stalled: age > STALL_AFTER_MS, reason: Reasons.ClaimUnbound, message: `pod ${name} is Pending: claim ${which} not bound${scheduled.message ? `: ${scheduled.message}` : ''}` };
+      return { stalled: age > stallAfterMs, reason: Reasons.ClaimUnbound, message: `pod ${name} is Pending: claim ${which} not bound${scheduled.message ? `: ${scheduled.message}` : ''}` };
     }
-    return { stalled: age > STALL_AFTER_MS, reason: Reasons.Unschedulable, message: `pod ${name} cannot be scheduled: ${scheduled.message ?? scheduled.reason ?? 'unknown'}` };
+    return { stalled: age > stallAfterMs, reason: Reasons.Unschedulable, message: `pod ${name} cannot be scheduled: ${scheduled.message ?? scheduled.reason ?? 'unknown'}` };
   }
   for (const c of st.containerStatuses ?? []) {
     const w = c.state?.waiting;
@@ -109,7 +109,7 @@ export async function judgeRollout(ctx: ControllerContext, ns: string, manifests
   const pods = ((await ctx.client.list<Pod>(Resources.Pod, ns, selector)).items as Pod[]).filter((p) => !p.metadata.deletionTimestamp).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   const now = ctx.now().getTime();
   const claimPhase = (name: string) => (ctx.informers.PersistentVolumeClaim.get(ns, name)?.status as { phase?: string } | undefined)?.phase ?? (want.kind === 'StatefulSet' ? 'Pending' : undefined);
-  const problems = pods.filter((p) => !podReady(p)).map((p) => podProblem(p, now, claimPhase));
+  const problems = pods.filter((p) => !podReady(p)).map((p) => podProblem(p, now, claimPhase, ctx.stallAfterMs));
   const stalled = problems.find((w) => w.stalled);
   if (stalled) {
     const more = problems.length > 1 ? `; and ${problems.length - 1} more pod(s) not ready` : '';
