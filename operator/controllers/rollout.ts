@@ -57,8 +57,8 @@ export function podProblem(pod: Pod, now: number, claimPhase: (name: string) => 
   if (scheduled?.status === 'False') {
     const unbound = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c && claimPhase(c) !== 'Bound');
     if (unbound.length || /unbound|PersistentVolumeClaim/i.test(scheduled.message ?? '')) {
-      const which = unbound.length ? unbound.map((c) => `${c} (${claimPhase(c) ?? 'missing'})`).join(', ') : 'a volume claim';
-      return { stalled: age > stallAfterMs, reason: Reasons.ClaimUnbound, message: `pod ${name} is Pending: claim ${which} not bound${scheduled.message ? `: ${scheduled.message}` : ''}` };
+      const which = unbound.length ? `claim ${unbound.map((c) => `${c} (${claimPhase(c) ?? 'missing'})`).join(', ')} not bound: ` : '';
+      return { stalled: age > stallAfterMs, reason: Reasons.ClaimUnbound, message: `pod ${name} is Pending: ${which}${scheduled.message ?? 'a volume claim is not bound'}` };
     }
     return { stalled: age > stallAfterMs, reason: Reasons.Unschedulable, message: `pod ${name} cannot be scheduled: ${scheduled.message ?? scheduled.reason ?? 'unknown'}` };
   }
@@ -98,7 +98,7 @@ export async function judgeRollout(ctx: ControllerContext, ns: string, manifests
   const live = ctx.informers[want.kind as 'Deployment'].get(ns, want.metadata.name);
   const ws = (live?.status ?? {}) as WorkloadStatus;
   const status = { replicas: desired, readyReplicas: ws.readyReplicas ?? 0, relays: `${ws.readyReplicas ?? 0}/${desired}` };
-  const rolling = (message: string): RolloutResult => ({ verdict: { ready: false, reason: Reasons.RollingOut, message, waiting: true }, status, requeueAfterMs: REQUEUE_ROLLING_MS });
+  const rolling = (message: string, reason: string = Reasons.RollingOut): RolloutResult => ({ verdict: { ready: false, reason: reason as Verdict['reason'], message, waiting: true }, status, requeueAfterMs: REQUEUE_ROLLING_MS });
   if (wrote || !live || live.metadata.annotations?.[Annotations.contentHash] !== want.metadata.annotations?.[Annotations.contentHash]) {
     return rolling(`${kindName}: applying the rendered workload`);
   }
@@ -120,7 +120,7 @@ export async function judgeRollout(ctx: ControllerContext, ns: string, manifests
     want.kind === 'Deployment'
       ? ws.updatedReplicas === desired && ws.availableReplicas === desired && ws.replicas === desired
       : ws.updatedReplicas === desired && ws.readyReplicas === desired && ws.currentRevision === ws.updateRevision && ws.replicas === desired;
-  if (problems.length) return rolling(`${kindName}: ${problems[0].message}${problems.length > 1 ? `; and ${problems.length - 1} more` : ''}`);
+  if (problems.length) return rolling(`${kindName}: ${problems[0].message}${problems.length > 1 ? `; and ${problems.length - 1} more` : ''}`, problems[0].reason);
   if (!rolledOut || pods.length !== desired) {
     return rolling(`${kindName}: ${ws.updatedReplicas ?? 0} updated, ${ws.readyReplicas ?? 0} ready of ${desired} replica(s)${pods.length !== desired ? `, ${pods.length} pod(s)` : ''}`);
   }

@@ -259,7 +259,7 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
   // kubectl get columns read these (a list printed as `a,b`, not as JSON)
   const readable = (o: AnyKubemtaObject, fields: Record<string, string>) => {
     const v = verdicts.get(keyOf(o));
-    if (v && v.ready !== 'held') v.status = { ...fields, ...v.status };
+    if (v) v.status = { ...fields, ...v.status };
   };
   for (const d of valid.MailDomain) readable(d, { domains: d.spec.domains.join(',') });
   for (const u of valid.VirtualUser) {
