@@ -149,4 +149,27 @@ describe('MailServer Ready means mail flows (real node)', { skip: clusterEnabled
       for (const o of (await admin.list<Obj>(Resources[kind], ns)).items) assert.equal(cond(o)?.status, 'False', `${kind}/${o.metadata.name}`);
     }
   });
+
+  it('the seed applied all at once, shuffled, in a fresh namespace: Ready, every member Ready, no Warning', async () => {
+    const other = await startOperator('kubemta-ready-all', { leaderElection: false });
+    try {
+      const docs = seedDocuments().map((d) => (d.kind === 'MailServer' ? { ...d, spec: { ...(d.spec as object), image: IMAGE, imagePullPolicy: 'Never' } } : d));
+      for (let i = docs.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [docs[i], docs[j]] = [docs[j], docs[i]];
+      }
+      const t0 = Date.now();
+      await Promise.all(docs.map((d) => applyDocs(other.admin, other.ns, [d])));
+      await until('MailServer Ready', async () => cond(await getOrUndefined<Obj>(other.admin, Resources.MailServer, other.ns, 'post'))?.status === 'True', 240_000);
+      process.stdout.write(`# seed applied all at once (${docs.map((d) => d.kind).join(',')}) → Ready: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      for (const kind of ['Listener', 'MailDomain', 'VirtualUser', 'PkiCert'] as const) {
+        await until(`every ${kind} Ready`, async () => (await other.admin.list<Obj>(Resources[kind], other.ns)).items.every((o) => cond(o)?.status === 'True'), 30_000);
+      }
+      const events = (await other.admin.list<KubeObjectLike & { type: string; reason: string; message: string; involvedObject: { kind: string; name: string }; source?: { component?: string } }>(Resources.Event, other.ns)).items;
+      assert.deepEqual(events.filter((e) => e.type === 'Warning' && e.source?.component === 'kubemta-operator').map((e) => `${e.involvedObject.kind}/${e.involvedObject.name}: ${e.reason}`), []);
+      assert.ok(events.some((e) => e.type === 'Normal' && e.involvedObject.kind === 'MailServer' && e.reason === 'Ready'), 'a Normal Ready event');
+    } finally {
+      await other.stop();
+    }
+  });
 });
