@@ -10,7 +10,7 @@ import type { OperatorMetrics } from './metrics.ts';
 
 export const FIELD_MANAGER = 'kubemta-operator';
 
-export type CachedKind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser' | 'Secret' | 'ConfigMap' | 'Service' | 'Deployment' | 'StatefulSet' | 'PersistentVolumeClaim';
+export type CachedKind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser' | 'Secret' | 'ConfigMap' | 'Service' | 'Deployment' | 'StatefulSet' | 'PersistentVolumeClaim' | 'PodDisruptionBudget';
 
 export interface ControllerContext {
   client: KubeClient;

@@ -13,7 +13,7 @@ import { renderNamespace } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
 
 /** What the operator prunes when it no longer renders it: never PVCs (mail is data), never the ConfigMap (always rendered). */
-const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet'];
+const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet', 'PodDisruptionBudget'];
 
 /** A StatefulSet's volumeClaimTemplates, serviceName, selector… cannot change: the API server answers 422 Forbidden. */
 function immutableFieldChange(err: unknown): boolean {
@@ -81,7 +81,7 @@ function queueChangedMembers(ctx: ControllerContext, ns: string, verdicts: Map<s
 }
 
 /** Table Secrets before the config that names their files, the workload last. */
-const applyOrder: Record<string, number> = { Secret: 0, ConfigMap: 1, PersistentVolumeClaim: 2, Service: 3, Deployment: 4, StatefulSet: 4 };
+const applyOrder: Record<string, number> = { Secret: 0, ConfigMap: 1, PersistentVolumeClaim: 2, Service: 3, Deployment: 4, StatefulSet: 4, PodDisruptionBudget: 5 };
 
 export async function reconcileMailServer(ctx: ControllerContext, key: string): Promise<{ requeueAfterMs?: number } | void> {
   const [ns, name] = key.split('/');

@@ -71,6 +71,7 @@ export class Manager {
       Deployment: new Informer(client, Resources.Deployment, { namespace: ns, labelSelector: managed }),
       StatefulSet: new Informer(client, Resources.StatefulSet, { namespace: ns, labelSelector: managed }),
       PersistentVolumeClaim: new Informer(client, Resources.PersistentVolumeClaim, { namespace: ns, labelSelector: managed }),
+      PodDisruptionBudget: new Informer(client, Resources.PodDisruptionBudget, { namespace: ns, labelSelector: managed }),
     } satisfies Record<CachedKind, Informer>;
     const metrics = new OperatorMetrics(KINDS);
     this.queues = Object.fromEntries(KINDS.map((k) => [k, new WorkQueue()])) as Record<Kind, WorkQueue>;
@@ -140,7 +141,7 @@ export class Manager {
       for (const p of informers.PkiCert.list(ns)) if ((p.spec as { secretName?: string }).secretName === s.metadata.name) this.queues.PkiCert.add(`${ns}/${p.metadata.name}`);
       serversIn(ns);
     });
-    for (const kind of ['ConfigMap', 'Service', 'Deployment', 'StatefulSet', 'PersistentVolumeClaim'] as const) {
+    for (const kind of ['ConfigMap', 'Service', 'Deployment', 'StatefulSet', 'PersistentVolumeClaim', 'PodDisruptionBudget'] as const) {
       informers[kind].on((e, old) => {
         const server = e.object.metadata.labels?.[Labels.server];
         // any change to what we own gets a look (our own writes cost one render that writes nothing)

@@ -272,6 +272,8 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     assert.equal(sts.spec.serviceName, 'post-pods');
     assert.deepEqual(sts.spec.volumeClaimTemplates.map((v: Spec) => v.metadata.name), ['queue', 'mail']);
     assert.ok(await get('Service', 'post-pods'), 'the headless Service the StatefulSet names');
+    const pdb = (await get('PodDisruptionBudget', 'post')) as Obj & { spec: Spec };
+    assert.deepEqual([pdb.apiVersion, pdb.spec.maxUnavailable], ['policy/v1beta1', 1], 'more than one replica: a PodDisruptionBudget');
     await until('status names the StatefulSet', async () => (await get('MailServer', 'post'))?.status?.workload === 'StatefulSet/post');
 
     // a volume claim template cannot change in place: the StatefulSet is replaced, its pods and claims stay
@@ -291,7 +293,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     assert.ok(await get('PersistentVolumeClaim', 'queue-post-0'));
 
     await edit('MailServer', 'post', (s) => (s.replicas = 1));
-    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')));
+    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')) && !(await get('PodDisruptionBudget', 'post')));
     assert.ok(await get('PersistentVolumeClaim', 'queue-post-2'), 'a replica\'s queue volume outlives its StatefulSet (mail is data)');
     await serverSettled();
   });

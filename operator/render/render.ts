@@ -18,7 +18,7 @@ import type { VirtualUser } from '../api/virtualuser.ts';
 import { checks, containerPortOf, domainWarnings, serviceNameOf, type ServerGroup } from './checks.ts';
 import { Paths, renderRelayConfig } from './relay-config.ts';
 import { packTables, type Packing } from './tables.ts';
-import { claims, configMap, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
+import { claims, configMap, disruptionBudget, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
 import { byAge, defaultRenderOptions, objectKey, Reasons, WaitingReasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
 
 export interface ServerRender {
@@ -221,7 +221,7 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
         }
         config = rendered.config;
         configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
-        manifests.push(configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards));
+        manifests.push(configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server));
       }
     }
     if (held.length && serverReason === Reasons.Ready) serverReason = ownReason ?? Reasons.HeldByInvalidObjects;
