@@ -35,4 +35,6 @@ export interface ControllerContext {
   relayCheck: boolean;
   /** How long an unbound claim or an unschedulable pod is Reconciling before it is Stalled (rollout.ts). */
   stallAfterMs: number;
+  /** By `ns/Kind/name` of a workload: since when its relays have not served the config now wanted (rollout.ts). */
+  notLoaded: Map<string, { want: string; since: number }>;
 }

@@ -88,6 +88,7 @@ export class Manager {
       nudged: new Map(),
       relayCheck: opts.relayCheck ?? true,
       stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
+      notLoaded: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

@@ -91,7 +91,7 @@ function podReady(p: Pod): boolean {
 }
 
 /** Judges the rollout of an applied server whose config rendered; `wrote`: this reconcile changed something. */
-export async function judgeRollout(ctx: ControllerContext, ns: string, manifests: Manifest[], wantServed: string, wrote: boolean): Promise<RolloutResult> {
+export async function judgeRollout(ctx: ControllerContext, ns: string, manifests: Manifest[], wantServed: string, wrote: boolean, served: (podIP: string) => Promise<string | undefined> = servedHashes): Promise<RolloutResult> {
   const want = manifests.find((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')!;
   const desired = (want.spec as { replicas: number }).replicas;
   const kindName = `${want.kind}/${want.metadata.name}`;
@@ -125,12 +125,23 @@ export async function judgeRollout(ctx: ControllerContext, ns: string, manifests
     return rolling(`${kindName}: ${ws.updatedReplicas ?? 0} updated, ${ws.readyReplicas ?? 0} ready of ${desired} replica(s)${pods.length !== desired ? `, ${pods.length} pod(s)` : ''}`);
   }
   // every relay must serve what was rendered (the kubelet refreshes mounted files; the relay hot-reloads)
-  const served = await Promise.all(pods.map(async (p) => [p.metadata.name, p.status?.podIP ? await servedHashes(p.status.podIP) : undefined] as const));
-  const behind = served.filter(([, h]) => h !== wantServed);
-  if (behind.length) {
-    const [pod, h] = behind[0];
-    const what = h === undefined ? 'does not answer on its ops port' : `serves config/tables ${h}`;
-    return { verdict: { ready: false, reason: Reasons.ConfigNotLoaded, message: `pod ${pod} ${what}, want ${wantServed}${behind.length > 1 ? `; and ${behind.length - 1} more` : ''}`, waiting: true }, status, requeueAfterMs: REQUEUE_ROLLING_MS };
+  const answers = await Promise.all(pods.map(async (p) => [p.metadata.name, p.status?.podIP ? await served(p.status.podIP) : undefined] as const));
+  const behind = answers.filter(([, h]) => h !== wantServed);
+  const key = `${ns}/${kindName}`;
+  if (!behind.length) {
+    ctx.notLoaded.delete(key);
+    return { status };
   }
-  return { status };
+  // the files reach the pod within seconds (nudge.ts); a relay still on another config after the grace
+  // most likely refused to reload it: that needs a look, not more waiting
+  let since = ctx.notLoaded.get(key);
+  if (since?.want !== wantServed) ctx.notLoaded.set(key, (since = { want: wantServed, since: now }));
+  const [pod, h] = behind[0];
+  const what = h === undefined ? 'does not answer on its ops port' : `serves config/tables ${h}`;
+  const message = `pod ${pod} ${what}, want ${wantServed}${behind.length > 1 ? `; and ${behind.length - 1} more` : ''}`;
+  if (now - since.since > ctx.stallAfterMs) {
+    const why = `${message}, for ${Math.round((now - since.since) / 1000)} s: did the relay refuse to reload it? (its log, kubemta_config_reloads_total{result="refused"})`;
+    return { verdict: { ready: false, reason: Reasons.ConfigNotLoaded, message: why }, status, requeueAfterMs: REQUEUE_STALLED_MS };
+  }
+  return { verdict: { ready: false, reason: Reasons.ConfigNotLoaded, message, waiting: true }, status, requeueAfterMs: REQUEUE_ROLLING_MS };
 }
