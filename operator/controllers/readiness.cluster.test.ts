@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { Resources, type KubeClient, type KubeObjectLike } from '../kube/client.ts';
 import { seedDocuments } from '../render/testing.ts';
 import { sendPlain } from '../../e2e/mail.ts';
+import { Cluster } from '../../e2e/kube.ts';
 import { CONFIG_HASH_HEADER, TABLES_HASH_HEADER } from '../../relay/ops/http.ts';
 import { applyDocs, clusterEnabled, getOrUndefined, skipReason, startOperator, until } from './testing-cluster.ts';
 
@@ -92,6 +93,12 @@ describe('MailServer Ready means mail flows (real node)', { skip: clusterEnabled
       for (const o of (await admin.list<Obj>(Resources[kind], ns)).items) assert.equal(cond(o)?.status, 'True', `${kind}/${o.metadata.name}: ${cond(o)?.reason} ${cond(o)?.message}`);
     }
     assert.deepEqual(await warnings(), []);
+    // kubectl get as users see it (the API server's printer columns): lists as `a,b`, relays READY/DESIRED
+    const table = await (await Cluster.up()).kubectl(['get', '-n', ns, 'mailservers,maildomains,virtualusers']);
+    process.stdout.write(table.replace(/^/gm, '# '));
+    assert.match(table, /mailserver\.kubemta\.io\/post +post\.example\.org +1\/1 +7 +True/);
+    assert.match(table, /maildomain\.kubemta\.io\/brands +example\.org,example\.net,example\.com,\*\.example\.org,\*\.example\.net,\*\.example\.com +post +2 +True/);
+    assert.match(table, /virtualuser\.kubemta\.io\/brands-max +max@example\.org,max@example\.net,max@example\.com +brands +post +True/);
   });
 
   it('a changed table: the relay reloads it and reports the new digest; Ready follows the handshake', async () => {
