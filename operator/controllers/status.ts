@@ -1,6 +1,6 @@
 // Writing a status: server-side apply on /status with our field manager, only when it changed.
 import { Resources, type KubeObjectLike } from '../kube/client.ts';
-import type { Verdict } from '../render/snapshot.ts';
+import { Reasons, type Verdict } from '../render/snapshot.ts';
 import { conditionOf, sameStatus, statusFromVerdict } from './conditions.ts';
 import { FIELD_MANAGER, type ControllerContext } from './context.ts';
 
@@ -29,8 +29,10 @@ export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: K
   ctx.log.debug({ kind, name: obj.metadata.name, reason: next.conditions?.[0]?.reason, before: current, after: next }, 'status written');
   const before = conditionOf(current);
   const after = conditionOf(next)!;
-  // members becoming Ready are not news (10,000 users would mean 10,000 Events); problems always are
-  const newsworthy = after.status === 'False' || kind === 'MailServer' || kind === 'PkiCert';
+  // members becoming Ready are not news (10,000 users would mean 10,000 Events); problems always are,
+  // except users following their domain's server (its MailDomain's Event says it once for all of them)
+  const followsServer = kind === 'VirtualUser' && (v.reason === Reasons.MailServerNotFound || v.reason === Reasons.MailServerNotReady);
+  const newsworthy = (after.status === 'False' && !followsServer) || kind === 'MailServer' || kind === 'PkiCert';
   if (newsworthy && (!before || before.reason !== after.reason || before.status !== after.status)) {
     const type = after.status === 'False' && !v.waiting ? 'Warning' : 'Normal'; // waiting is not a problem (any apply order)
     await ctx.events.record(obj, type, after.reason, after.message);
