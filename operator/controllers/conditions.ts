@@ -1,5 +1,6 @@
 // One conditions helper for every kind: keeps lastTransitionTime when the status does not change,
 // stamps observedGeneration, and builds the status a verdict asks for.
+import { createHash } from 'node:crypto';
 import type { Condition } from '../api/fields.ts';
 import type { Verdict } from '../render/snapshot.ts';
 
@@ -46,6 +47,11 @@ export function statusFromVerdict(current: Status | undefined, v: Verdict, gener
 /** Equal apart from lastTransitionTime, so a status is written only when it says something new. */
 export function sameStatus(a: Status | undefined, b: Status | undefined): boolean {
   return canonical(a ?? {}) === canonical(b ?? {});
+}
+
+/** A short digest of a status as sameStatus() sees it (without lastTransitionTime). */
+export function statusDigest(s: Status | undefined): string {
+  return createHash('sha256').update(canonical(s ?? {})).digest('hex').slice(0, 16);
 }
 
 /** JSON with keys sorted at every level (the API server returns them sorted) and without lastTransitionTime. */

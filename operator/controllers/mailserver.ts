@@ -88,6 +88,7 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
   const server = ctx.informers.MailServer.get(ns, name);
   if (!server) {
     ctx.nudged.delete(key);
+    ctx.statusWritten.delete(objectKey('MailServer', ns, name));
     for (const kind of ['Deployment', 'StatefulSet']) ctx.notLoaded.delete(`${ns}/${kind}/${name}`);
     // deleted: owned objects go with it (garbage collection), the retained PVCs stay; its members are
     // judged here, in one render (they now name a missing server), and those whose status changes queued

@@ -89,6 +89,7 @@ export class Manager {
       relayCheck: opts.relayCheck ?? true,
       stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
       notLoaded: new Map(),
+      statusWritten: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

@@ -1,7 +1,7 @@
 // Writing a status: server-side apply on /status with our field manager, only when it changed.
 import { Resources, type KubeObjectLike } from '../kube/client.ts';
 import { Reasons, type Verdict } from '../render/snapshot.ts';
-import { conditionOf, sameStatus, statusFromVerdict } from './conditions.ts';
+import { conditionOf, sameStatus, statusDigest, statusFromVerdict } from './conditions.ts';
 import { FIELD_MANAGER, type ControllerContext } from './context.ts';
 
 type KindName = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
@@ -18,6 +18,12 @@ export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: K
   const next = statusFromVerdict(current, v, obj.metadata.generation, ctx.now());
   if (next === undefined || sameStatus(current, next)) return false;
   const ns = obj.metadata.namespace ?? 'default';
+  // this very status was written from this very (cached) object already: the watch has not brought our
+  // write back yet (a second reconcile right after the first, on our own Secret's event); nothing new
+  const key = `${kind}/${ns}/${obj.metadata.name}`;
+  const digest = statusDigest(next);
+  const last = ctx.statusWritten.get(key);
+  if (last && last.from === obj.metadata.resourceVersion && last.digest === digest) return false;
   await ctx.client.apply(
     Resources[kind],
     ns,
@@ -25,6 +31,7 @@ export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: K
     FIELD_MANAGER,
     { status: true, force: true },
   );
+  ctx.statusWritten.set(key, { from: obj.metadata.resourceVersion, digest });
   ctx.metrics.writes.inc({ kind, verb: 'status' });
   ctx.log.debug({ kind, name: obj.metadata.name, reason: next.conditions?.[0]?.reason, before: current, after: next }, 'status written');
   const before = conditionOf(current);
