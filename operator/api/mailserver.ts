@@ -147,7 +147,11 @@ export const MailServerStatus = Type.Object({
   listeners: Type.Optional(Type.Integer()),
   domains: Type.Optional(Type.Integer()),
   users: Type.Optional(Type.Integer()),
-  configHash: Type.Optional(Type.String({ description: 'Hash of the relay config and tables last applied.' })),
+  configHash: Type.Optional(Type.String({ description: 'Hash of the relay config rendered (its configHash field); Ready once every relay reports serving it.' })),
+  tablesHash: Type.Optional(Type.String({ description: 'Digest of the table files rendered (relay/lookup/table-digest.ts); Ready once every relay reports serving it.' })),
+  replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),
+  readyReplicas: Type.Optional(Type.Integer({ description: 'Relay replicas ready (the workload\'s status).' })),
+  relays: Type.Optional(Type.String({ description: 'READY/DESIRED relay replicas, for kubectl get.' })),
 });
 
 export const MailServerKind = defineKind({
@@ -160,6 +164,7 @@ export const MailServerKind = defineKind({
   status: MailServerStatus,
   columns: [
     { name: 'Hostname', type: 'string', jsonPath: '.spec.hostname' },
+    { name: 'Relays', type: 'string', jsonPath: '.status.relays' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
   ],
 });

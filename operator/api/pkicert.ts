@@ -26,6 +26,7 @@ export const PkiCertStatus = Type.Object({
   notAfter: Type.Optional(Type.String({ format: 'date-time' })),
   renewalTime: Type.Optional(Type.String({ format: 'date-time' })),
   hostnames: Type.Optional(Type.Array(Type.String(), { description: 'Names found in the certificate.' })),
+  names: Type.Optional(Type.String({ description: 'spec.hostnames, comma-separated, for kubectl get.' })),
 });
 
 export const PkiCertKind = defineKind({
@@ -37,6 +38,7 @@ export const PkiCertKind = defineKind({
   spec: PkiCertSpec,
   status: PkiCertStatus,
   columns: [
+    { name: 'Hostnames', type: 'string', jsonPath: '.status.names' },
     { name: 'Secret', type: 'string', jsonPath: '.status.secretName' },
     { name: 'NotAfter', type: 'string', jsonPath: '.status.notAfter' },
   ],

@@ -24,6 +24,7 @@ export const VirtualUserSpec = Type.Object({
 export const VirtualUserStatus = Type.Object({
   ...CommonStatus,
   mailServer: Type.Optional(Type.String()),
+  address: Type.Optional(Type.String({ description: 'The address(es) this user receives at, comma-separated, for kubectl get.' })),
 });
 
 export const VirtualUserKind = defineKind({
@@ -35,9 +36,9 @@ export const VirtualUserKind = defineKind({
   spec: VirtualUserSpec,
   status: VirtualUserStatus,
   columns: [
-    { name: 'Address', type: 'string', jsonPath: '.spec.address' },
-    { name: 'LocalPart', type: 'string', jsonPath: '.spec.localPart' },
+    { name: 'Address', type: 'string', jsonPath: '.status.address' },
     { name: 'Domain', type: 'string', jsonPath: '.spec.mailDomainRef.name' },
+    { name: 'Server', type: 'string', jsonPath: '.status.mailServer' },
   ],
 });
 

@@ -23,6 +23,18 @@ describe('operator/controllers conditions', () => {
     assert.equal(statusFromVerdict(undefined, held, 1, t1)!.conditions![0].status, 'Unknown');
   });
 
+  it('adds Reconciling while waiting, Stalled for a real problem, and drops both once Ready (kstatus)', () => {
+    const types = (st: ReturnType<typeof statusFromVerdict>) => st!.conditions!.map((c) => `${c.type}=${c.status}/${c.reason}`);
+    const waiting = statusFromVerdict(undefined, { ready: false, reason: 'MailServerNotFound', message: 'no MailServer "post"', warnings: [], status: {}, waiting: true }, 1, t0);
+    assert.deepEqual(types(waiting), ['Ready=False/MailServerNotFound', 'Reconciling=True/MailServerNotFound']);
+    const stalled = statusFromVerdict(waiting, { ready: false, reason: 'ImagePullFailed', message: 'pod p: ErrImageNeverPull', warnings: [], status: {} }, 1, t1);
+    assert.deepEqual(types(stalled), ['Ready=False/ImagePullFailed', 'Stalled=True/ImagePullFailed']);
+    assert.equal(stalled!.conditions![0].lastTransitionTime, '2025-01-01T00:00:00Z', 'Ready stayed False');
+    const ready = statusFromVerdict(stalled, { ready: true, reason: 'Ready', message: 'ok', warnings: [], status: {} }, 2, t1);
+    assert.deepEqual(types(ready), ['Ready=True/Ready']);
+    assert.equal(ready!.observedGeneration, 2);
+  });
+
   it('compares statuses without lastTransitionTime, so an unchanged status is not rewritten', () => {
     const v = { ready: true as const, reason: 'Ready' as const, message: 'ok', warnings: [], status: { users: 2 } };
     const a = statusFromVerdict(undefined, v, 1, t0);

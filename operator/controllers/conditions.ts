@@ -1,5 +1,6 @@
 // One conditions helper for every kind: keeps lastTransitionTime when the status does not change,
 // stamps observedGeneration, and builds the status a verdict asks for.
+import { createHash } from 'node:crypto';
 import type { Condition } from '../api/fields.ts';
 import type { Verdict } from '../render/snapshot.ts';
 
@@ -32,7 +33,13 @@ export function statusFromVerdict(current: Status | undefined, v: Verdict, gener
   if (v.ready === 'held' && conditionOf(current)) return undefined; // keep what it said while it was applied
   const status: ConditionInput['status'] = v.ready === true ? 'True' : v.ready === 'held' ? 'Unknown' : 'False';
   const message = v.message.length > 2000 ? v.message.slice(0, 1997) + '...' : v.message;
-  const conditions = setCondition(current?.conditions, { type: 'Ready', status, reason: v.reason, message }, generation, now);
+  let conditions = setCondition(current?.conditions, { type: 'Ready', status, reason: v.reason, message }, generation, now);
+  // kstatus (what Flux and Argo CD wait on): Reconciling while waiting or rolling out, Stalled when it
+  // cannot progress without a change; both abnormal-true, so absent once Ready
+  const progress = v.ready === false ? (v.waiting ? 'Reconciling' : 'Stalled') : undefined;
+  for (const type of ['Reconciling', 'Stalled']) {
+    conditions = type === progress ? setCondition(conditions, { type, status: 'True', reason: v.reason, message }, generation, now) : conditions.filter((c) => c.type !== type);
+  }
   const fields = Object.fromEntries(Object.entries(v.status).filter(([, x]) => x !== undefined));
   return { ...fields, observedGeneration: generation, conditions };
 }
@@ -40,6 +47,11 @@ export function statusFromVerdict(current: Status | undefined, v: Verdict, gener
 /** Equal apart from lastTransitionTime, so a status is written only when it says something new. */
 export function sameStatus(a: Status | undefined, b: Status | undefined): boolean {
   return canonical(a ?? {}) === canonical(b ?? {});
+}
+
+/** A short digest of a status as sameStatus() sees it (without lastTransitionTime). */
+export function statusDigest(s: Status | undefined): string {
+  return createHash('sha256').update(canonical(s ?? {})).digest('hex').slice(0, 16);
 }
 
 /** JSON with keys sorted at every level (the API server returns them sorted) and without lastTransitionTime. */

@@ -10,7 +10,7 @@ import type { OperatorMetrics } from './metrics.ts';
 
 export const FIELD_MANAGER = 'kubemta-operator';
 
-export type CachedKind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser' | 'Secret' | 'ConfigMap' | 'Service' | 'Deployment' | 'StatefulSet' | 'PersistentVolumeClaim';
+export type CachedKind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser' | 'Secret' | 'ConfigMap' | 'Service' | 'Deployment' | 'StatefulSet' | 'PersistentVolumeClaim' | 'PodDisruptionBudget';
 
 export interface ControllerContext {
   client: KubeClient;
@@ -27,4 +27,19 @@ export interface ControllerContext {
   now: () => Date;
   /** By server `ns/name`: the volumes hash last handed to its pods (nudge.ts; empty after a restart). */
   nudged: Map<string, string>;
+  /**
+   * Ready means mail flows (rollout.ts): the workload rolled out and every relay serving the rendered
+   * config. Off only where no relay can run (tests of rendering without a node): Ready then means the
+   * config rendered and was applied.
+   */
+  relayCheck: boolean;
+  /** How long an unbound claim or an unschedulable pod is Reconciling before it is Stalled (rollout.ts). */
+  stallAfterMs: number;
+  /** By `ns/Kind/name` of a workload: since when its relays have not served the config now wanted (rollout.ts). */
+  notLoaded: Map<string, { want: string; since: number }>;
+  /**
+   * By `Kind/ns/name`: the digest of the status last written and the resourceVersion of the cached object
+   * it was computed from, so a reconcile on a cache that has not seen that write yet does not repeat it.
+   */
+  statusWritten: Map<string, { from: string | undefined; digest: string }>;
 }

@@ -8,11 +8,12 @@ import { Annotations, Labels, type Manifest } from '../render/workload.ts';
 import { FIELD_MANAGER, type CachedKind, type ControllerContext } from './context.ts';
 import { storeVerdicts } from './members.ts';
 import { nudgePods } from './nudge.ts';
+import { judgeRollout } from './rollout.ts';
 import { renderNamespace } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
 
 /** What the operator prunes when it no longer renders it: never PVCs (mail is data), never the ConfigMap (always rendered). */
-const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet'];
+const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet', 'PodDisruptionBudget'];
 
 /** A StatefulSet's volumeClaimTemplates, serviceName, selector… cannot change: the API server answers 422 Forbidden. */
 function immutableFieldChange(err: unknown): boolean {
@@ -59,25 +60,41 @@ async function applyManifest(ctx: ControllerContext, m: Manifest): Promise<boole
 }
 
 function sameVerdict(a: Verdict, b: Verdict): boolean {
-  return a.ready === b.ready && a.reason === b.reason && a.message === b.message && JSON.stringify([a.status, a.warnings]) === JSON.stringify([b.status, b.warnings]);
+  return a.ready === b.ready && a.waiting === b.waiting && a.reason === b.reason && a.message === b.message && JSON.stringify([a.status, a.warnings]) === JSON.stringify([b.status, b.warnings]);
+}
+
+/**
+ * Members whose status would change get a turn (their reconcile writes the verdict computed here); a
+ * verdict the last render already gave (for the same generation) was handed out then, so 10,000
+ * unchanged users cost no status comparison.
+ */
+function queueChangedMembers(ctx: ControllerContext, ns: string, verdicts: Map<string, Verdict>, previous: Map<string, { verdict: Verdict; generation: number | undefined } | undefined>): void {
+  for (const [k, v] of verdicts) {
+    const [kind, , objName] = k.split('/');
+    if (kind === 'MailServer' || kind === 'PkiCert') continue;
+    const obj = ctx.informers[kind as CachedKind].get(ns, objName);
+    if (!obj) continue;
+    const before = previous.get(k);
+    if (before && before.generation === obj.metadata.generation && sameVerdict(before.verdict, v)) continue;
+    if (statusDiffers(ctx, obj, v)) ctx.enqueue(kind as 'Listener', `${ns}/${objName}`);
+  }
 }
 
 /** Table Secrets before the config that names their files, the workload last. */
-const applyOrder: Record<string, number> = { Secret: 0, ConfigMap: 1, PersistentVolumeClaim: 2, Service: 3, Deployment: 4, StatefulSet: 4 };
+const applyOrder: Record<string, number> = { Secret: 0, ConfigMap: 1, PersistentVolumeClaim: 2, Service: 3, Deployment: 4, StatefulSet: 4, PodDisruptionBudget: 5 };
 
-export async function reconcileMailServer(ctx: ControllerContext, key: string): Promise<void> {
+export async function reconcileMailServer(ctx: ControllerContext, key: string): Promise<{ requeueAfterMs?: number } | void> {
   const [ns, name] = key.split('/');
   const server = ctx.informers.MailServer.get(ns, name);
   if (!server) {
     ctx.nudged.delete(key);
-    // deleted: owned objects go with it (garbage collection), the retained PVCs stay; its members
-    // are judged again (they now name a missing server)
-    for (const kind of ['Listener', 'MailDomain', 'VirtualUser'] as const) {
-      for (const o of ctx.informers[kind].list(ns)) {
-        ctx.verdicts.delete(objectKey(kind, ns, o.metadata.name));
-        ctx.enqueue(kind, `${ns}/${o.metadata.name}`);
-      }
-    }
+    ctx.statusWritten.delete(objectKey('MailServer', ns, name));
+    for (const kind of ['Deployment', 'StatefulSet']) ctx.notLoaded.delete(`${ns}/${kind}/${name}`);
+    // deleted: owned objects go with it (garbage collection), the retained PVCs stay; its members are
+    // judged here, in one render (they now name a missing server), and those whose status changes queued
+    const out = renderNamespace(ctx, ns);
+    storeVerdicts(ctx, ns, out.verdicts);
+    queueChangedMembers(ctx, ns, out.verdicts, new Map());
     return;
   }
   const out = renderNamespace(ctx, ns);
@@ -118,18 +135,19 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
       await ctx.events.record(server, 'Normal', Reasons.Applied, `applied ${written} object(s); config ${String(serverVerdict.status.configHash)}`);
     }
   }
-  await writeStatus(ctx, 'MailServer', server, serverVerdict);
-  ctx.log.debug({ server: key, held: sr?.held, written }, 'reconciled');
-  // members whose status would change get a turn; a verdict the last render already gave (for the same
-  // generation) was handed out then, so 10,000 unchanged users cost no status comparison
-  for (const [k, v] of out.verdicts) {
-    const [kind, , objName] = k.split('/');
-    if (kind === 'MailServer' || kind === 'PkiCert') continue;
-    const obj = ctx.informers[kind as CachedKind].get(ns, objName);
-    if (!obj) continue;
-    const before = previous.get(k);
-    if (before && before.generation === obj.metadata.generation && sameVerdict(before.verdict, v)) continue;
-    if (statusDiffers(ctx, obj, v)) ctx.enqueue(kind as 'Listener', `${ns}/${objName}`);
+  // Ready means mail flows: rendered and applied, rolled out, and every relay serving this config
+  let verdict = serverVerdict;
+  let requeueAfterMs: number | undefined;
+  if (sr && !sr.held && serverVerdict.ready === true && ctx.relayCheck) {
+    const hash = `${String(serverVerdict.status.configHash)}/${String(serverVerdict.status.tablesHash)}`;
+    const r = await judgeRollout(ctx, ns, sr.manifests, hash, written > 0);
+    const status = { ...serverVerdict.status, ...r.status };
+    verdict = r.verdict ? { ...serverVerdict, ...r.verdict, status } : { ...serverVerdict, status, message: `${serverVerdict.message}; ${r.status.relays} relay(s) serve config/tables ${hash}` };
+    requeueAfterMs = r.requeueAfterMs;
   }
+  await writeStatus(ctx, 'MailServer', server, verdict);
+  ctx.log.debug({ server: key, held: sr?.held, written, reason: verdict.reason }, 'reconciled');
+  queueChangedMembers(ctx, ns, out.verdicts, previous);
   if (nudgeError) throw nudgeError;
+  return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
 }

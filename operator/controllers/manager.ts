@@ -17,6 +17,7 @@ import { reconcileMailServer } from './mailserver.ts';
 import { reconcileListener, reconcileMailDomain, reconcileVirtualUser } from './members.ts';
 import { PKI_LABEL, reconcilePkiCert } from './pkicert.ts';
 import { serverKeyOf } from './snapshot.ts';
+import { STALL_AFTER_MS } from './rollout.ts';
 
 export interface ManagerOptions {
   client: KubeClient;
@@ -29,6 +30,10 @@ export interface ManagerOptions {
   httpAddress?: string;
   workers?: number;
   now?: () => Date;
+  /** Check rollout and each relay's served config before Ready (default true); see ControllerContext.relayCheck. */
+  relayCheck?: boolean;
+  /** Default STALL_AFTER_MS (60 s). */
+  stallAfterMs?: number;
 }
 
 type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
@@ -66,6 +71,7 @@ export class Manager {
       Deployment: new Informer(client, Resources.Deployment, { namespace: ns, labelSelector: managed }),
       StatefulSet: new Informer(client, Resources.StatefulSet, { namespace: ns, labelSelector: managed }),
       PersistentVolumeClaim: new Informer(client, Resources.PersistentVolumeClaim, { namespace: ns, labelSelector: managed }),
+      PodDisruptionBudget: new Informer(client, Resources.PodDisruptionBudget, { namespace: ns, labelSelector: managed }),
     } satisfies Record<CachedKind, Informer>;
     const metrics = new OperatorMetrics(KINDS);
     this.queues = Object.fromEntries(KINDS.map((k) => [k, new WorkQueue()])) as Record<Kind, WorkQueue>;
@@ -80,6 +86,10 @@ export class Manager {
       enqueue: (kind, key) => this.queues[kind].add(key),
       now: opts.now ?? (() => new Date()),
       nudged: new Map(),
+      relayCheck: opts.relayCheck ?? true,
+      stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
+      notLoaded: new Map(),
+      statusWritten: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;
@@ -133,7 +143,7 @@ export class Manager {
       for (const p of informers.PkiCert.list(ns)) if ((p.spec as { secretName?: string }).secretName === s.metadata.name) this.queues.PkiCert.add(`${ns}/${p.metadata.name}`);
       serversIn(ns);
     });
-    for (const kind of ['ConfigMap', 'Service', 'Deployment', 'StatefulSet', 'PersistentVolumeClaim'] as const) {
+    for (const kind of ['ConfigMap', 'Service', 'Deployment', 'StatefulSet', 'PersistentVolumeClaim', 'PodDisruptionBudget'] as const) {
       informers[kind].on((e, old) => {
         const server = e.object.metadata.labels?.[Labels.server];
         // any change to what we own gets a look (our own writes cost one render that writes nothing)

@@ -15,6 +15,7 @@ function memberReconciler(kind: MemberKind) {
     const obj = ctx.informers[kind].get(ns, name);
     if (!obj) {
       ctx.verdicts.delete(objectKey(kind, ns, name));
+      ctx.statusWritten.delete(objectKey(kind, ns, name));
       return;
     }
     let cached = ctx.verdicts.get(objectKey(kind, ns, name));

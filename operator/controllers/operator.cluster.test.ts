@@ -43,7 +43,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await installCrds(admin);
     ns = await createNamespace(admin);
     op = await operatorClient(admin, ns);
-    manager = new Manager({ client: op.client, log, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1' });
+    manager = new Manager({ client: op.client, log, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1', relayCheck: false });
     await manager.start();
   });
 
@@ -71,7 +71,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
 
   it('installs the CRDs: structural, with status subresource and printer columns', async () => {
     const crd = (await getCrd(admin, 'virtualusers.kubemta.io')) as Obj & { spec: { versions: { additionalPrinterColumns: { name: string }[] }[] } };
-    assert.deepEqual(crd.spec.versions[0].additionalPrinterColumns.map((c) => c.name), ['Address', 'LocalPart', 'Domain', 'Ready', 'Reason', 'Age']);
+    assert.deepEqual(crd.spec.versions[0].additionalPrinterColumns.map((c) => c.name), ['Address', 'Domain', 'Server', 'Ready', 'Reason', 'Age']);
     assert.ok(crd.status?.conditions?.some((c) => c.type === 'NonStructuralSchema') !== true);
   });
 
@@ -251,7 +251,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await serverSettled();
     await manager.stop();
     const before = { ...op.client.counts };
-    manager = new Manager({ client: op.client, log, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1' });
+    manager = new Manager({ client: op.client, log, namespace: ns, leaderElection: { namespace: ns, name: 'kubemta-operator', renewSeconds: 2, leaseSeconds: 6 }, httpPort: 0, httpAddress: '127.0.0.1', relayCheck: false });
     await manager.start();
     await until('elected', async () => (await manager.ctx.metrics.leader.get()).values[0]?.value === 1, 20_000);
     await new Promise((r) => setTimeout(r, 500));
@@ -273,6 +273,8 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     assert.equal(sts.spec.serviceName, 'post-pods');
     assert.deepEqual(sts.spec.volumeClaimTemplates.map((v: Spec) => v.metadata.name), ['queue', 'mail']);
     assert.ok(await get('Service', 'post-pods'), 'the headless Service the StatefulSet names');
+    const pdb = (await get('PodDisruptionBudget', 'post')) as Obj & { spec: Spec };
+    assert.deepEqual([pdb.apiVersion, pdb.spec.maxUnavailable], ['policy/v1beta1', 1], 'more than one replica: a PodDisruptionBudget');
     await until('status names the StatefulSet', async () => (await get('MailServer', 'post'))?.status?.workload === 'StatefulSet/post', 60_000);
 
     // a volume claim template cannot change in place: the StatefulSet is replaced, its pods and claims stay
@@ -292,7 +294,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     assert.ok(await get('PersistentVolumeClaim', 'queue-post-0'));
 
     await edit('MailServer', 'post', (s) => (s.replicas = 1));
-    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')), 60_000);
+    await until('Deployment back, StatefulSet gone', async () => !!(await get('Deployment', 'post')) && !(await get('StatefulSet', 'post')) && !(await get('Service', 'post-pods')) && !(await get('PodDisruptionBudget', 'post')), 60_000);
     assert.ok(await get('PersistentVolumeClaim', 'queue-post-2'), 'a replica\'s queue volume outlives its StatefulSet (mail is data)');
     await serverSettled();
   });

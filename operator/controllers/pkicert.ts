@@ -49,7 +49,10 @@ async function issue(p: PkiCert, now: Date): Promise<{ cert: string; key: string
 export async function reconcilePkiCert(ctx: ControllerContext, key: string): Promise<{ requeueAfterMs?: number } | void> {
   const [ns, name] = key.split('/');
   const raw = ctx.informers.PkiCert.get(ns, name);
-  if (!raw) return;
+  if (!raw) {
+    ctx.statusWritten.delete(objectKey('PkiCert', ns, name));
+    return;
+  }
   const v = validateObject(structuredClone(raw));
   const now = ctx.now();
   let requeueAfterMs: number | undefined;

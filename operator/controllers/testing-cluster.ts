@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as yaml from 'js-yaml';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { Manager, type ManagerOptions } from './manager.ts';
 import { ApiError, KubeClient, type KubeObjectLike, type Resource } from '../kube/client.ts';
 import { crdFiles } from '../api/generate.ts';
 import { until } from '../../test/until.ts';
@@ -98,4 +99,27 @@ export async function applyDocs(admin: KubeClient, ns: string, docs: Record<stri
     const r = Resources[o.kind as keyof typeof Resources];
     await admin.apply(r, ns, o, 'kubectl', { force: true });
   }
+}
+
+/**
+ * An operator under test in a throwaway namespace: CRDs installed, the shipped RBAC's token, a Manager
+ * started in-process with `opts`; `stop()` undoes it all.
+ */
+export async function startOperator(prefix: string, opts: Omit<ManagerOptions, 'client' | 'log' | 'namespace'> & { log?: Logger }): Promise<{ admin: KubeClient; ns: string; manager: Manager; stop: () => Promise<void> }> {
+  const admin = await KubeClient.fromEnvironment(process.env.KUBECONFIG);
+  await installCrds(admin);
+  const ns = await createNamespace(admin, prefix);
+  const op = await operatorClient(admin, ns);
+  const manager = new Manager({ log: silentLog, ...opts, client: op.client, namespace: ns });
+  await manager.start();
+  return {
+    admin,
+    ns,
+    manager,
+    stop: async () => {
+      await manager.stop();
+      await op.cleanup();
+      await deleteNamespace(admin, ns);
+    },
+  };
 }

@@ -39,6 +39,7 @@ export const Resources = {
   Pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   StatefulSet: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' },
+  PodDisruptionBudget: { group: 'policy', version: 'v1beta1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget' },
   Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
 } as const satisfies Record<string, Resource>;
 

@@ -20,7 +20,8 @@ after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** The relay's view of one rendered MailServer: its tables from the Secrets' files, its RCPT policy. */
 async function relayOf(snapshot: Snapshot) {
-  const s = render(snapshot).servers[0];
+  const out = render(snapshot);
+  const s = out.servers[0];
   assert.equal(s.held, false, s.problems.join('; '));
   const dir = mkdtempSync(join(tmpdir(), 'kubemta-relayview-'));
   dirs.push(dir);
@@ -34,6 +35,9 @@ async function relayOf(snapshot: Snapshot) {
   const tables = await loadTables(v.config);
   const policy = buildPolicy(v.config, tables)!;
   const ctx: RecipientContext = { listener: 'inbound', clientAddress: '192.0.2.7', from: 'someone@elsewhere.test' };
+  // the handshake (operator/controllers/rollout.ts): the relay reports what the operator's status says
+  const status = out.verdicts.get(`MailServer/default/${s.server.metadata.name}`)!.status;
+  assert.deepEqual([v.config.configHash, tables.digest], [status.configHash, status.tablesHash]);
   return {
     config: v.config,
     tables,
@@ -78,6 +82,11 @@ describe('operator/render → relay', () => {
     const logins = r.tables.credentials.get('auth-submission')!;
     assert.equal(logins.size, 12_000 + 2);
     assert.equal(logins.get('user11999@example.org'), DEMO_HASH);
+    // one changed user: the tables digest changes, the config (and its hash) does not
+    users[5].spec.mailbox = 'elsewhere';
+    const r2 = await relayOf(snap);
+    assert.equal(r2.config.configHash, r.config.configHash);
+    assert.notEqual(r2.tables.digest, r.tables.digest);
     assert.deepEqual(await r.where('user7@example.org'), ['domain-example-org:user7']);
     assert.deepEqual(await r.where('user11999@example.org'), ['domain-example-org:user11999']);
   });

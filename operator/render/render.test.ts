@@ -252,6 +252,24 @@ describe('operator/render', () => {
     assert.equal(byKind(s, 'Service').find((x) => x.metadata.name === 'post-pods').spec.clusterIP, 'None');
   });
 
+  it('renders the workload like a production chart: resources (spec or measured defaults), probes on /readyz and /healthz, a metrics Service, a PodDisruptionBudget for more than one replica', () => {
+    const container = (s: ServerRender) => byKind(s, s.server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment')[0].spec.template.spec.containers[0];
+    const one = only(render(seedSnapshot()));
+    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    assert.deepEqual([container(one).readinessProbe.httpGet, container(one).livenessProbe.httpGet], [{ path: '/readyz', port: 'http' }, { path: '/healthz', port: 'http' }]);
+    const metrics = byKind(one, 'Service').find((x) => x.metadata.name === 'post-metrics');
+    assert.deepEqual(metrics.spec.ports, [{ name: 'metrics', port: 8025, targetPort: 'http', protocol: 'TCP' }]);
+    assert.equal(metrics.metadata.labels['app.kubernetes.io/component'], 'metrics');
+    assert.equal(byKind(one, 'PodDisruptionBudget').length, 0, 'one replica: a budget would block every drain');
+    const three = only(render(withSeed((x) => {
+      x.mailServers[0].spec.replicas = 3;
+      x.mailServers[0].spec.resources = { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } };
+    })));
+    assert.deepEqual(container(three).resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } });
+    const [pdb] = byKind(three, 'PodDisruptionBudget');
+    assert.deepEqual([pdb.apiVersion, pdb.spec], ['policy/v1beta1', { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'kubemta', 'app.kubernetes.io/instance': 'post' } } }]);
+  });
+
   it('retains the queue and mail PVCs by default (no owner reference) and owns everything else', () => {
     const snap = withSeed((s) => (s.mailServers[0].metadata.uid = 'u-1'));
     const s = only(render(snap));

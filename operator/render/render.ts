@@ -4,9 +4,9 @@
 // operator applies nothing for it, so the relay keeps serving its last good config.
 import { X509Certificate } from 'node:crypto';
 import * as yaml from 'js-yaml';
-import { validateConfig } from '../../relay/config/index.ts';
-import { crossCheck } from '../../relay/config/index.ts';
-import type { Config } from '../../relay/config/index.ts';
+import { basename } from 'node:path';
+import { tablesDigest } from '../../relay/lookup/table-digest.ts';
+import { crossCheck, validateConfig, type Config } from '../../relay/config/index.ts';
 import { validateObject, type AnyKubemtaObject } from '../api/validate.ts';
 import type { MailServer } from '../api/mailserver.ts';
 import type { Listener } from '../api/listener.ts';
@@ -16,8 +16,8 @@ import type { VirtualUser } from '../api/virtualuser.ts';
 import { checks, containerPortOf, domainWarnings, serviceNameOf, type ServerGroup } from './checks.ts';
 import { Paths, renderRelayConfig } from './relay-config.ts';
 import { packTables, type Packing } from './tables.ts';
-import { claims, configMap, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
-import { byAge, defaultRenderOptions, objectKey, Reasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
+import { claims, configMap, disruptionBudget, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
+import { byAge, defaultRenderOptions, objectKey, Reasons, WaitingReasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
 
 export interface ServerRender {
   key: string;
@@ -36,8 +36,8 @@ export interface RenderOutput {
   verdicts: Map<string, Verdict>;
 }
 
-function verdict(ready: Verdict['ready'], reason: Verdict['reason'], message: string, status: Record<string, unknown> = {}, warnings: string[] = []): Verdict {
-  return { ready, reason, message, warnings, status };
+function verdict(ready: Verdict['ready'], reason: Verdict['reason'], message: string, status: Record<string, unknown> = {}, warnings: string[] = [], waiting = ready === false && WaitingReasons.has(reason)): Verdict {
+  return { ready, reason, message, warnings, status, ...(waiting ? { waiting } : {}) };
 }
 
 function pkiVerdict(p: PkiCert, secrets: Map<string, SecretData>, now: Date): Verdict {
@@ -101,18 +101,31 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
   // 2. membership
   const serverKeys = new Set(valid.MailServer.map((s) => `${ns(s)}/${s.metadata.name}`));
   const invalidNames = (kind: Kind, namespace: string, name: string) => invalid.has(objectKey(kind, namespace, name));
+  // a member whose server is missing waits for it (Reconciling); one whose server is invalid follows it
+  const serverless = (o: { metadata: { namespace?: string } }, ref: string, field: string): Verdict | undefined => {
+    if (serverKeys.has(`${ns(o)}/${ref}`)) return undefined;
+    if (invalidNames('MailServer', ns(o), ref)) return verdict(false, Reasons.MailServerNotReady, `${field}: MailServer "${ref}" is invalid: ${invalid.get(objectKey('MailServer', ns(o), ref))}`);
+    return verdict(false, Reasons.MailServerNotFound, `${field}: no MailServer "${ref}"`);
+  };
   for (const l of valid.Listener) {
-    if (!serverKeys.has(`${ns(l)}/${l.spec.mailServerRef.name}`)) verdicts.set(keyOf(l), verdict(false, Reasons.MailServerNotFound, `spec.mailServerRef.name: no MailServer "${l.spec.mailServerRef.name}"`));
+    const v = serverless(l, l.spec.mailServerRef.name, 'spec.mailServerRef.name');
+    if (v) verdicts.set(keyOf(l), v);
   }
   for (const d of valid.MailDomain) {
-    if (!serverKeys.has(`${ns(d)}/${d.spec.mailServerRef.name}`)) verdicts.set(keyOf(d), verdict(false, Reasons.MailServerNotFound, `spec.mailServerRef.name: no MailServer "${d.spec.mailServerRef.name}"`));
+    const v = serverless(d, d.spec.mailServerRef.name, 'spec.mailServerRef.name');
+    if (v) verdicts.set(keyOf(d), v);
   }
   const domainByKey = new Map(valid.MailDomain.map((d) => [`${ns(d)}/${d.metadata.name}`, d]));
   for (const u of valid.VirtualUser) {
     const ref = u.spec.mailDomainRef.name;
-    if (!domainByKey.has(`${ns(u)}/${ref}`)) {
-      const why = invalidNames('MailDomain', ns(u), ref) ? `MailDomain "${ref}" is invalid` : `no MailDomain "${ref}"`;
-      verdicts.set(keyOf(u), verdict(false, Reasons.MailDomainNotFound, `spec.mailDomainRef.name: ${why}`));
+    const domain = domainByKey.get(`${ns(u)}/${ref}`);
+    if (!domain) {
+      const broken = invalidNames('MailDomain', ns(u), ref);
+      verdicts.set(keyOf(u), verdict(false, Reasons.MailDomainNotFound, `spec.mailDomainRef.name: ${broken ? `MailDomain "${ref}" is invalid` : `no MailDomain "${ref}"`}`, {}, [], !broken));
+    } else {
+      // its domain's server is missing or invalid: the user follows (named through its domain)
+      const v = serverless(u, domain.spec.mailServerRef.name, `MailDomain "${ref}"`);
+      if (v) verdicts.set(keyOf(u), v);
     }
   }
 
@@ -151,11 +164,13 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
     };
     const bad = new Set<string>();
     let ownReason: Verdict['reason'] | undefined; // the MailServer's own field at fault gives its reason
+    let onlyWaiting = held.length === 0; // every problem is something not there yet (any apply order)
     for (const v of checks.flatMap((c) => c(group))) {
       const k = objectKey(v.kind, namespace, v.name);
       if (bad.has(k)) continue;
       bad.add(k);
       if (k === keyOf(server)) ownReason = v.reason;
+      if (!WaitingReasons.has(v.reason)) onlyWaiting = false;
       verdicts.set(k, verdict(false, v.reason, v.message));
       held.push(`${v.kind}/${v.name}: ${v.message}`);
     }
@@ -168,30 +183,43 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
     const problems: string[] = [];
     let config: Config | undefined;
     let configYaml: string | undefined;
+    let configHash: string | undefined;
+    let tablesHash: string | undefined;
     const manifests: Manifest[] = [];
     let serverReason: Verdict['reason'] = Reasons.Ready;
     if (good.listeners.length === 0) {
       problems.push('no valid Listener names this MailServer');
       serverReason = Reasons.NoListeners;
+      if (listeners.length) onlyWaiting = false; // it has Listeners, all of them invalid
     } else {
       const rendered = renderRelayConfig(good);
       const packing = packTables(rendered.tables, { count: server.spec.tableShards, limit: options.shardBytes, split: options.splitTables });
       if (!packing.ok) {
         problems.push(tableProblem(packing, server.spec.tableShards, options));
         serverReason = Reasons.TableTooLarge;
+        onlyWaiting = false;
       } else {
         for (const [table, files] of packing.files) {
           if (files.length > 1) (rendered.config.tables as Record<string, unknown>)[table] = { type: rendered.config.tables[table].type, files: files.map((f) => `${Paths.tablesDir}/${f}`) };
         }
+        // what the relay reports back once it serves this config (relay/ops/http.ts): the config's own hash,
+        // carried in the config, and the digest of the table files it names (computed alike on both sides;
+        // a changed table leaves the config as it is)
+        const tables = tableSecrets(server, packing.slots);
+        configHash = hashOf(rendered.config);
+        rendered.config = { configHash, ...rendered.config };
+        const texts = new Map(packing.slots.flatMap((s) => s.files.map((f) => [f.name, f.text] as const)));
+        tablesHash = tablesDigest(rendered.config.tables, (f) => texts.get(basename(f)));
         const check = validateConfig(structuredClone(rendered.config));
         const cross = check.ok ? crossCheck(check.config) : [];
         if (!check.ok || cross.length) {
           problems.push(...(check.ok ? cross : check.problems).map((p) => `relay config: ${p}`));
           serverReason = Reasons.InvalidRelayConfig;
+          onlyWaiting = false;
         }
         config = rendered.config;
         configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
-        manifests.push(configMap(server, configYaml), ...tableSecrets(server, packing.slots), ...claims(server), ...services(good), workload(good, server.spec.tableShards));
+        manifests.push(configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server));
       }
     }
     if (held.length && serverReason === Reasons.Ready) serverReason = ownReason ?? Reasons.HeldByInvalidObjects;
@@ -202,26 +230,41 @@ export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?
       listeners: good.listeners.length,
       domains: good.domains.length,
       users: good.users.length,
-      ...(config ? { configHash: hashOf(manifests.filter((m) => m.kind !== 'PersistentVolumeClaim').map((m) => m.metadata.annotations)) } : {}),
+      ...(config ? { configHash, tablesHash } : {}),
     };
     const heldMsg = [...problems, ...held];
     verdicts.set(
       keyOf(server),
       isHeld
-        ? verdict(false, serverReason, `holding the last good config: ${heldMsg.slice(0, 5).join('; ')}${heldMsg.length > 5 ? `; and ${heldMsg.length - 5} more` : ''}`, serverStatus)
+        ? verdict(false, serverReason, `holding the last good config: ${heldMsg.slice(0, 5).join('; ')}${heldMsg.length > 5 ? `; and ${heldMsg.length - 5} more` : ''}`, serverStatus, [], onlyWaiting)
         : verdict(true, Reasons.Ready, `${good.listeners.length} listener(s), ${good.domains.length} domain(s), ${good.users.length} user(s)`, serverStatus),
     );
     const heldNote = `not applied: MailServer "${name}" holds its last good config`;
+    // the server's own spec at fault (not a member's): its members are not served as they are, and say why
+    const followed = ownReason && !WaitingReasons.has(ownReason) ? verdict(false, Reasons.MailServerNotReady, `MailServer "${name}" is not ready: ${ownReason}`) : undefined;
+    const heldVerdict = () => followed ?? verdict('held', Reasons.Held, heldNote);
     for (const l of good.listeners) {
-      verdicts.set(keyOf(l), isHeld ? verdict('held', Reasons.Held, heldNote) : verdict(true, Reasons.Ready, `serving on container port ${containerPortOf(l)}`, { containerPort: containerPortOf(l), serviceName: serviceNameOf(l, server) }));
+      verdicts.set(keyOf(l), isHeld ? heldVerdict() : verdict(true, Reasons.Ready, `serving on container port ${containerPortOf(l)}`, { containerPort: containerPortOf(l), serviceName: serviceNameOf(l, server) }));
     }
     for (const d of good.domains) {
       const count = good.users.filter((u) => u.spec.mailDomainRef.name === d.metadata.name).length;
       const w = domainWarnings(d);
-      verdicts.set(keyOf(d), isHeld ? verdict('held', Reasons.Held, heldNote, {}, w) : verdict(true, Reasons.Ready, `${count} user(s)`, { users: count, warnings: w }, w));
+      verdicts.set(keyOf(d), isHeld ? (followed ?? verdict('held', Reasons.Held, heldNote, {}, w)) : verdict(true, Reasons.Ready, `${count} user(s)`, { users: count, warnings: w }, w));
     }
-    for (const u of good.users) verdicts.set(keyOf(u), isHeld ? verdict('held', Reasons.Held, heldNote) : verdict(true, Reasons.Ready, 'in the relay\'s tables', { mailServer: name }));
+    for (const u of good.users) verdicts.set(keyOf(u), isHeld ? heldVerdict() : verdict(true, Reasons.Ready, 'in the relay\'s tables', { mailServer: name }));
     servers.push({ key: `${namespace}/${name}`, server, held: isHeld, problems: heldMsg, config, configYaml, manifests });
   }
+  // kubectl get columns read these (a list printed as `a,b`, not as JSON)
+  const readable = (o: AnyKubemtaObject, fields: Record<string, string>) => {
+    const v = verdicts.get(keyOf(o));
+    if (v) v.status = { ...fields, ...v.status };
+  };
+  for (const d of valid.MailDomain) readable(d, { domains: d.spec.domains.join(',') });
+  for (const u of valid.VirtualUser) {
+    const d = domainByKey.get(`${ns(u)}/${u.spec.mailDomainRef.name}`);
+    const address = u.spec.address ?? (d ? d.spec.domains.filter((x) => !x.includes('*')).map((x) => `${u.spec.localPart}@${x}`).join(',') : u.spec.localPart!);
+    readable(u, { address: address.toLowerCase() });
+  }
+  for (const p of valid.PkiCert) readable(p, { names: p.spec.hostnames.join(',') });
   return { servers, verdicts };
 }

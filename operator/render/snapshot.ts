@@ -70,7 +70,33 @@ export const Reasons = {
   Expired: 'Expired',
   Applied: 'Applied',
   ApplyFailed: 'ApplyFailed',
+  MailServerNotReady: 'MailServerNotReady',
+  // the MailServer's rollout (operator/controllers/rollout.ts)
+  RollingOut: 'RollingOut',
+  ConfigNotLoaded: 'ConfigNotLoaded',
+  ClaimUnbound: 'ClaimUnbound',
+  Unschedulable: 'Unschedulable',
+  ImagePullFailed: 'ImagePullFailed',
+  CrashLoop: 'CrashLoop',
+  ContainerConfigError: 'ContainerConfigError',
 } as const;
+
+/**
+ * Reasons that mean "waiting for something to arrive or to be made" (an object applied before the one it
+ * names, a certificate being issued): Reconciling, a Normal event. Every other False reason is a real
+ * problem: Stalled, a Warning.
+ */
+export const WaitingReasons: ReadonlySet<string> = new Set([
+  Reasons.MailServerNotFound,
+  Reasons.MailDomainNotFound,
+  Reasons.PkiCertNotFound,
+  Reasons.PkiCertNotReady,
+  Reasons.SecretNotFound,
+  Reasons.Issuing,
+  Reasons.NoListeners,
+  Reasons.RollingOut,
+  Reasons.ConfigNotLoaded,
+]);
 export type Reason = (typeof Reasons)[keyof typeof Reasons];
 
 /** What render found about one object. `ready: false` on a member holds its server's last good config. */
@@ -82,6 +108,8 @@ export interface Verdict {
   warnings: string[];
   /** Extra status fields (counts, ports), never Secret content. */
   status: Record<string, unknown>;
+  /** ready false only while waiting (WaitingReasons): Reconciling=True and a Normal event, not Stalled and a Warning. */
+  waiting?: boolean;
 }
 
 export type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';

@@ -157,6 +157,19 @@ export function services(g: ServerGroup): Manifest[] {
       ),
     );
   }
+  // the relay's /metrics for Prometheus (a ServiceMonitor selects it by the component label)
+  out.push(
+    finish(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: meta(g.server, `${g.server.metadata.name}-metrics`, 'metrics', { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(Paths.httpPort), 'prometheus.io/path': '/metrics' }),
+        spec: { type: 'ClusterIP', selector: selectorLabels(g.server), ports: [{ name: 'metrics', port: Paths.httpPort, targetPort: 'http', protocol: 'TCP' }] },
+      },
+      true,
+      g.server,
+    ),
+  );
   if (g.server.spec.replicas > 1) {
     out.push(
       finish(
@@ -243,7 +256,7 @@ function podSpec(g: ServerGroup, tableSlots: number) {
         volumeMounts: mounts,
         readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
         livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
-        ...(s.resources ? { resources: s.resources } : {}),
+        resources: s.resources ?? DEFAULT_RESOURCES,
         securityContext: {
           allowPrivilegeEscalation: false,
           readOnlyRootFilesystem: true,
@@ -255,6 +268,30 @@ function podSpec(g: ServerGroup, tableSlots: number) {
     ],
     volumes,
   };
+}
+
+/**
+ * The relay container's resources when spec.resources is unset. Measured (README, "Figures"): peak PSS
+ * 196–253 MB under the intake and delivery benches, 91 MB of heap for 100,000 table entries, well under
+ * 0.1 CPU when idle. No CPU limit (throttling adds SMTP latency); the memory limit leaves twice the peak.
+ */
+export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } } as const;
+
+/** More than one relay: at most one of them taken down at a time by a voluntary disruption (policy/v1beta1, Kubernetes 1.20). */
+export function disruptionBudget(server: MailServer): Manifest[] {
+  if (server.spec.replicas <= 1) return [];
+  return [
+    finish(
+      {
+        apiVersion: 'policy/v1beta1',
+        kind: 'PodDisruptionBudget',
+        metadata: meta(server, server.metadata.name, 'relay'),
+        spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(server) } },
+      },
+      true,
+      server,
+    ),
+  ];
 }
 
 export function workload(g: ServerGroup, tableSlots: number): Manifest {

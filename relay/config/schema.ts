@@ -217,6 +217,7 @@ export const HttpSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     hostname: Type.Optional(HostName('The relay\'s name; default: the machine\'s.')),
+    configHash: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Set by the operator: the hash of what it rendered (this file and its tables). The relay reports the value of the config it serves (header kubemta-config-hash on /readyz and /healthz), so the operator knows the rendered config is loaded.' })),
     pki: Type.Array(PkiSchema, { default: [] }),
     listeners: Type.Array(ListenerSchema, { minItems: 1 }),
     tables: Type.Record(Name, TableSchema, { default: {} }),

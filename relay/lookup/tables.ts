@@ -1,6 +1,7 @@
 // The tables a config names, loaded from files or inline entries. Loading is all-or-nothing: a reload
 // builds a complete new Tables and swaps it in, so a lookup never sees half a table, and a bad line fails
 // the reload (the old tables keep serving) with the file and line in the message.
+import { tablesDigest } from './table-digest.ts';
 import { readFile } from 'node:fs/promises';
 import type { Config, TableConfig } from '../config/schema.ts';
 import { hashScheme } from '../auth/hash.ts';
@@ -43,12 +44,14 @@ export interface Tables {
   mappings: Map<string, MappingTable>;
   domains: Map<string, DomainSet>;
   networks: Map<string, NetworkList>;
+  /** tablesDigest() of the table files as loaded (reported on the ops port; operator/controllers/rollout.ts). */
+  digest: string;
   /** Sender rewriting for forwarded mail, with the keys from outbound.srs.keyFile. */
   srs?: Srs;
 }
 
 /** Lines from the table's file(s), or its inline entries, each with where it came from for errors. */
-async function readLines(name: string, t: TableConfig): Promise<(TableLine & { where: string })[]> {
+async function readLines(name: string, t: TableConfig, texts: Map<string, string>): Promise<(TableLine & { where: string })[]> {
   const files = t.files ?? (t.file ? [t.file] : []);
   if (files.length) {
     const out: (TableLine & { where: string })[] = [];
@@ -56,6 +59,7 @@ async function readLines(name: string, t: TableConfig): Promise<(TableLine & { w
       const text = await readFile(file, 'utf8').catch((err: Error) => {
         throw new TableError(`tables.${name}: cannot read ${file}: ${err.message}`);
       });
+      texts.set(file, text);
       for (const l of parseTableLines(text, { colon: t.type === 'aliases' })) out.push({ ...l, where: `${file}:${l.line}` });
     }
     return out;
@@ -76,11 +80,11 @@ function fail(name: string, where: string, message: string): never {
   throw new TableError(`tables.${name}: ${where}: ${message}`);
 }
 
-async function loadCredentials(name: string, t: TableConfig): Promise<Map<string, string>> {
+async function loadCredentials(name: string, t: TableConfig, texts: Map<string, string>): Promise<Map<string, string>> {
   if (Array.isArray(t.entries)) fail(name, `tables.${name}.entries`, 'a credentials table maps user names to hashes');
   const map = new Map<string, string>();
   const problems = new Problems(name);
-  for (const { key, value, where } of await readLines(name, t)) {
+  for (const { key, value, where } of await readLines(name, t, texts)) {
     if (!value) problems.add(where, `user "${key}" has no password hash`);
     else if (hashScheme(value) === 'unknown') problems.add(where, `the hash of "${key}" is neither bcrypt nor $6$/$5$ crypt`);
     else map.set(key, value);
@@ -89,11 +93,11 @@ async function loadCredentials(name: string, t: TableConfig): Promise<Map<string
   return map;
 }
 
-async function loadMapping(name: string, t: TableConfig & { type: 'aliases' | 'virtual' }): Promise<MappingTable> {
+async function loadMapping(name: string, t: TableConfig & { type: 'aliases' | 'virtual' }, texts: Map<string, string>): Promise<MappingTable> {
   if (Array.isArray(t.entries)) fail(name, `tables.${name}.entries`, `an ${t.type} table maps keys to targets, not a list`);
   const table = new MappingTable(name, t.type, t.caseSensitive);
   const problems = new Problems(name);
-  for (const { key, value, where } of await readLines(name, t)) {
+  for (const { key, value, where } of await readLines(name, t, texts)) {
     try {
       table.set(key, splitTargets(value));
     } catch (err) {
@@ -106,9 +110,9 @@ async function loadMapping(name: string, t: TableConfig & { type: 'aliases' | 'v
 }
 
 /** Domain and network lists: one entry per line; anything after it is a mistake (OpenSMTPD refuses it too). */
-async function loadList(name: string, t: TableConfig, add: (entry: string) => void): Promise<void> {
+async function loadList(name: string, t: TableConfig, add: (entry: string) => void, texts: Map<string, string>): Promise<void> {
   const problems = new Problems(name);
-  for (const { key, value, where } of await readLines(name, t)) {
+  for (const { key, value, where } of await readLines(name, t, texts)) {
     if (value) {
       problems.add(where, `"${key} ${value}": a ${t.type} table holds one entry per line`);
       continue;
@@ -123,26 +127,27 @@ async function loadList(name: string, t: TableConfig, add: (entry: string) => vo
 }
 
 export async function loadTables(config: Config): Promise<Tables> {
-  const tables: Tables = { credentials: new Map(), mappings: new Map(), domains: new Map(), networks: new Map() };
+  const texts = new Map<string, string>(); // each table file as read, for the digest the relay reports
+  const tables: Tables = { credentials: new Map(), mappings: new Map(), domains: new Map(), networks: new Map(), digest: '' };
   const loads = await Promise.allSettled(
     Object.entries(config.tables).map(async ([name, t]) => {
       switch (t.type) {
         case 'credentials':
-          tables.credentials.set(name, await loadCredentials(name, t));
+          tables.credentials.set(name, await loadCredentials(name, t, texts));
           break;
         case 'aliases':
         case 'virtual':
-          tables.mappings.set(name, await loadMapping(name, { ...t, type: t.type }));
+          tables.mappings.set(name, await loadMapping(name, { ...t, type: t.type }, texts));
           break;
         case 'domains': {
           const set = new DomainSet();
-          await loadList(name, t, (d) => set.add(d));
+          await loadList(name, t, (d) => set.add(d), texts);
           tables.domains.set(name, set);
           break;
         }
         case 'networks': {
           const list = new NetworkList();
-          await loadList(name, t, (n) => list.add(n));
+          await loadList(name, t, (n) => list.add(n), texts);
           tables.networks.set(name, list);
           break;
         }
@@ -155,6 +160,7 @@ export async function loadTables(config: Config): Promise<Tables> {
     if (others) throw others;
     throw new TableError(failed.flatMap((e) => (e as TableError).problems));
   }
+  tables.digest = tablesDigest(config.tables, (f) => texts.get(f));
   const srs = config.outbound.srs;
   if (srs) {
     const text = await readFile(srs.keyFile, 'utf8').catch((err: Error) => {

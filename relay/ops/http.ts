@@ -6,7 +6,14 @@ import type { Registry } from 'prom-client';
 export interface HealthSource {
   ready(): Promise<{ ok: boolean; reason?: string }>;
   registry: Registry;
+  /** The configHash of the config being served (header kubemta-config-hash on /healthz and /readyz). */
+  configHash?: () => string | undefined;
+  /** The digest of the table files being served (header kubemta-tables-hash; relay/lookup/table-digest.ts). */
+  tablesHash?: () => string | undefined;
 }
+
+export const CONFIG_HASH_HEADER = 'kubemta-config-hash';
+export const TABLES_HASH_HEADER = 'kubemta-tables-hash';
 
 export async function startHttp(address: string, port: number, src: HealthSource): Promise<Server> {
   const server = createServer((req, res) => {
@@ -14,6 +21,9 @@ export async function startHttp(address: string, port: number, src: HealthSource
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
       return;
+    }
+    for (const [header, value] of [[CONFIG_HASH_HEADER, src.configHash?.()], [TABLES_HASH_HEADER, src.tablesHash?.()]]) {
+      if (value !== undefined && (url === '/healthz' || url === '/readyz')) res.setHeader(header!, value);
     }
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
