@@ -69,202 +69,235 @@ function tableProblem(p: Extract<Packing, { ok: false }>, shards: number, o: Ren
   return `spec.tableShards: the tables do not fit in ${shards} Secrets of ${o.shardBytes} bytes (table "${p.table}", ${p.bytes} bytes, found no room); raise tableShards`;
 }
 
-export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?: Date } = {}): RenderOutput {
-  const options: RenderOptions = { ...defaultRenderOptions, ...opts };
-  const now = opts.now ?? new Date(0);
-  const verdicts = new Map<string, Verdict>();
-  const keyOf = (o: AnyKubemtaObject) => objectKey(o.kind as Kind, o.metadata.namespace ?? options.namespace, o.metadata.name);
+type Valid = { MailServer: MailServer[]; Listener: Listener[]; PkiCert: PkiCert[]; MailDomain: MailDomain[]; VirtualUser: VirtualUser[] };
 
-  // 1. schema and CEL-style rules, on copies (defaults are filled in)
-  const valid = { MailServer: [] as MailServer[], Listener: [] as Listener[], PkiCert: [] as PkiCert[], MailDomain: [] as MailDomain[], VirtualUser: [] as VirtualUser[] };
-  const invalid = new Map<string, string>();
+/** What every phase of one render reads, and the verdicts they fill in. */
+interface RenderContext {
+  options: RenderOptions;
+  now: Date;
+  all: AnyKubemtaObject[];
+  valid: Valid;
+  /** objectKey → the schema problems of an invalid object. */
+  invalid: Map<string, string>;
+  verdicts: Map<string, Verdict>;
+  secrets: Map<string, SecretData>;
+  domainByKey: Map<string, MailDomain>;
+}
+
+const nsOf = (ctx: RenderContext, o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? ctx.options.namespace;
+const keyOf = (ctx: RenderContext, o: AnyKubemtaObject) => objectKey(o.kind as Kind, nsOf(ctx, o), o.metadata.name);
+const secretsIn = (ctx: RenderContext, namespace: string) =>
+  new Map([...ctx.secrets].filter(([k]) => k.startsWith(`${namespace}/`)).map(([k, s]) => [k.slice(namespace.length + 1), s]));
+
+export function render(snapshot: Snapshot, opts: Partial<RenderOptions> & { now?: Date } = {}): RenderOutput {
+  const ctx = validate(snapshot, { ...defaultRenderOptions, ...opts }, opts.now ?? new Date(0));
+  for (const p of ctx.valid.PkiCert) ctx.verdicts.set(keyOf(ctx, p), pkiVerdict(p, secretsIn(ctx, nsOf(ctx, p)), ctx.now));
+  followServers(ctx);
+  const servers = [...ctx.valid.MailServer].sort(byAge).map((server) => renderServer(ctx, server));
+  readableColumns(ctx);
+  return { servers, verdicts: ctx.verdicts };
+}
+
+/** Schema and CEL-style rules, on copies (defaults filled in): an invalid object gets its InvalidSpec verdict. */
+function validate(snapshot: Snapshot, options: RenderOptions, now: Date): RenderContext {
   const all = [...snapshot.mailServers, ...snapshot.listeners, ...snapshot.pkiCerts, ...snapshot.mailDomains, ...snapshot.virtualUsers];
+  const ctx: RenderContext = {
+    options,
+    now,
+    all,
+    valid: { MailServer: [], Listener: [], PkiCert: [], MailDomain: [], VirtualUser: [] },
+    invalid: new Map(),
+    verdicts: new Map(),
+    secrets: new Map(snapshot.secrets.map((s) => [`${s.metadata.namespace ?? options.namespace}/${s.metadata.name}`, s])),
+    domainByKey: new Map(),
+  };
   for (const raw of all) {
     let v = options.validated?.get(raw);
     if (!v) {
       v = validateObject(structuredClone(raw));
       options.validated?.set(raw, v);
     }
-    if (v.ok) (valid[raw.kind as Kind] as AnyKubemtaObject[]).push(v.object);
+    if (v.ok) (ctx.valid[raw.kind as Kind] as AnyKubemtaObject[]).push(v.object);
     else {
-      invalid.set(keyOf(raw), v.problems.join('; '));
-      verdicts.set(keyOf(raw), verdict(false, Reasons.InvalidSpec, v.problems.join('; ')));
+      ctx.invalid.set(keyOf(ctx, raw), v.problems.join('; '));
+      ctx.verdicts.set(keyOf(ctx, raw), verdict(false, Reasons.InvalidSpec, v.problems.join('; ')));
     }
   }
-  const ns = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? options.namespace;
-  const secrets = new Map(snapshot.secrets.map((s) => [`${s.metadata.namespace ?? options.namespace}/${s.metadata.name}`, s]));
-  const secretsIn = (namespace: string) =>
-    new Map([...secrets].filter(([k]) => k.startsWith(`${namespace}/`)).map(([k, s]) => [k.slice(namespace.length + 1), s]));
+  ctx.domainByKey = new Map(ctx.valid.MailDomain.map((d) => [`${nsOf(ctx, d)}/${d.metadata.name}`, d]));
+  return ctx;
+}
 
-  for (const p of valid.PkiCert) verdicts.set(keyOf(p), pkiVerdict(p, secretsIn(ns(p)), now));
-
-  // 2. membership
-  const serverKeys = new Set(valid.MailServer.map((s) => `${ns(s)}/${s.metadata.name}`));
-  const invalidNames = (kind: Kind, namespace: string, name: string) => invalid.has(objectKey(kind, namespace, name));
-  // a member whose server is missing waits for it (Reconciling); one whose server is invalid follows it
+/** Members whose server is missing wait for it (Reconciling); those whose server is invalid follow it. */
+function followServers(ctx: RenderContext): void {
+  const serverKeys = new Set(ctx.valid.MailServer.map((s) => `${nsOf(ctx, s)}/${s.metadata.name}`));
   const serverless = (o: { metadata: { namespace?: string } }, ref: string, field: string): Verdict | undefined => {
-    if (serverKeys.has(`${ns(o)}/${ref}`)) return undefined;
-    if (invalidNames('MailServer', ns(o), ref)) return verdict(false, Reasons.MailServerNotReady, `${field}: MailServer "${ref}" is invalid: ${invalid.get(objectKey('MailServer', ns(o), ref))}`);
+    const ns = nsOf(ctx, o);
+    if (serverKeys.has(`${ns}/${ref}`)) return undefined;
+    const problems = ctx.invalid.get(objectKey('MailServer', ns, ref));
+    if (problems !== undefined) return verdict(false, Reasons.MailServerNotReady, `${field}: MailServer "${ref}" is invalid: ${problems}`);
     return verdict(false, Reasons.MailServerNotFound, `${field}: no MailServer "${ref}"`);
   };
-  for (const l of valid.Listener) {
-    const v = serverless(l, l.spec.mailServerRef.name, 'spec.mailServerRef.name');
-    if (v) verdicts.set(keyOf(l), v);
+  for (const o of [...ctx.valid.Listener, ...ctx.valid.MailDomain]) {
+    const v = serverless(o, o.spec.mailServerRef.name, 'spec.mailServerRef.name');
+    if (v) ctx.verdicts.set(keyOf(ctx, o), v);
   }
-  for (const d of valid.MailDomain) {
-    const v = serverless(d, d.spec.mailServerRef.name, 'spec.mailServerRef.name');
-    if (v) verdicts.set(keyOf(d), v);
-  }
-  const domainByKey = new Map(valid.MailDomain.map((d) => [`${ns(d)}/${d.metadata.name}`, d]));
-  for (const u of valid.VirtualUser) {
+  for (const u of ctx.valid.VirtualUser) {
     const ref = u.spec.mailDomainRef.name;
-    const domain = domainByKey.get(`${ns(u)}/${ref}`);
+    const domain = ctx.domainByKey.get(`${nsOf(ctx, u)}/${ref}`);
     if (!domain) {
-      const broken = invalidNames('MailDomain', ns(u), ref);
-      verdicts.set(keyOf(u), verdict(false, Reasons.MailDomainNotFound, `spec.mailDomainRef.name: ${broken ? `MailDomain "${ref}" is invalid` : `no MailDomain "${ref}"`}`, {}, [], !broken));
+      const broken = ctx.invalid.has(objectKey('MailDomain', nsOf(ctx, u), ref));
+      ctx.verdicts.set(keyOf(ctx, u), verdict(false, Reasons.MailDomainNotFound, `spec.mailDomainRef.name: ${broken ? `MailDomain "${ref}" is invalid` : `no MailDomain "${ref}"`}`, {}, [], !broken));
     } else {
       // its domain's server is missing or invalid: the user follows (named through its domain)
       const v = serverless(u, domain.spec.mailServerRef.name, `MailDomain "${ref}"`);
-      if (v) verdicts.set(keyOf(u), v);
+      if (v) ctx.verdicts.set(keyOf(ctx, u), v);
     }
   }
+}
 
-  // 3. per server
-  const servers: ServerRender[] = [];
-  for (const server of [...valid.MailServer].sort(byAge)) {
-    const namespace = ns(server);
-    const name = server.metadata.name;
-    const member = (o: { metadata: { namespace?: string } }, ref: string) => ns(o) === namespace && ref === name;
-    const listeners = valid.Listener.filter((l) => member(l, l.spec.mailServerRef.name)).sort(byAge);
-    const domains = valid.MailDomain.filter((d) => member(d, d.spec.mailServerRef.name)).sort(byAge);
-    const domainNames = new Set(domains.map((d) => d.metadata.name));
-    const users = valid.VirtualUser.filter((u) => ns(u) === namespace && domainNames.has(u.spec.mailDomainRef.name)).sort(byAge);
-    const held: string[] = [];
-    // invalid objects that name this server (or one of its domains) hold it
-    for (const o of all) {
-      if (!invalid.has(keyOf(o)) || ns(o) !== namespace) continue;
-      const spec = o.spec as { mailServerRef?: { name?: string }; mailDomainRef?: { name?: string } } | undefined;
-      if (spec?.mailServerRef?.name === name || (spec?.mailDomainRef?.name && domainNames.has(spec.mailDomainRef.name))) {
-        held.push(`${o.kind}/${o.metadata.name}: ${invalid.get(keyOf(o))}`);
-      }
+/** One server: its members, what holds it, its relay config and manifests, and its members' verdicts. */
+function renderServer(ctx: RenderContext, server: MailServer): ServerRender {
+  const { group, held } = membersOf(ctx, server);
+  const checked = checkMembers(ctx, group, held);
+  const good: ServerGroup = {
+    ...group,
+    listeners: group.listeners.filter((l) => !checked.bad.has(keyOf(ctx, l))),
+    domains: group.domains.filter((d) => !checked.bad.has(keyOf(ctx, d))),
+    users: group.users.filter((u) => !checked.bad.has(keyOf(ctx, u))),
+  };
+  const out = relayOutput(ctx, good, group.listeners.length > 0);
+  const onlyWaiting = checked.onlyWaiting && out.onlyWaiting;
+  let reason = out.reason;
+  if (held.length && reason === Reasons.Ready) reason = checked.ownReason ?? Reasons.HeldByInvalidObjects;
+  const problems = [...out.problems, ...held];
+  const isHeld = problems.length > 0;
+  setServerVerdicts(ctx, good, { isHeld, reason, problems, onlyWaiting, ownReason: checked.ownReason, hashes: out.config ? { configHash: out.configHash, tablesHash: out.tablesHash } : {} });
+  return { key: `${nsOf(ctx, server)}/${server.metadata.name}`, server, held: isHeld, problems, config: out.config, configYaml: out.configYaml, manifests: out.manifests };
+}
+
+/** The server's valid members, and the invalid objects that name it (or one of its domains): they hold it. */
+function membersOf(ctx: RenderContext, server: MailServer): { group: ServerGroup; held: string[] } {
+  const namespace = nsOf(ctx, server);
+  const name = server.metadata.name;
+  const member = (o: { metadata: { namespace?: string } }, ref: string) => nsOf(ctx, o) === namespace && ref === name;
+  const domains = ctx.valid.MailDomain.filter((d) => member(d, d.spec.mailServerRef.name)).sort(byAge);
+  const domainNames = new Set(domains.map((d) => d.metadata.name));
+  const held: string[] = [];
+  for (const o of ctx.all) {
+    if (!ctx.invalid.has(keyOf(ctx, o)) || nsOf(ctx, o) !== namespace) continue;
+    const spec = o.spec as { mailServerRef?: { name?: string }; mailDomainRef?: { name?: string } } | undefined;
+    if (spec?.mailServerRef?.name === name || (spec?.mailDomainRef?.name && domainNames.has(spec.mailDomainRef.name))) {
+      held.push(`${o.kind}/${o.metadata.name}: ${ctx.invalid.get(keyOf(ctx, o))}`);
     }
-    for (const u of valid.VirtualUser) {
-      if (ns(u) === namespace && !domainNames.has(u.spec.mailDomainRef.name) && invalidNames('MailDomain', namespace, u.spec.mailDomainRef.name)) {
-        // its domain is broken: counted through the domain already
-      }
-    }
-    const group: ServerGroup = {
-      server,
-      listeners,
-      domains,
-      users,
-      pkiCerts: new Map(valid.PkiCert.filter((p) => ns(p) === namespace).map((p) => [p.metadata.name, p])),
-      secrets: secretsIn(namespace),
-      options,
-    };
-    const bad = new Set<string>();
-    let ownReason: Verdict['reason'] | undefined; // the MailServer's own field at fault gives its reason
-    let onlyWaiting = held.length === 0; // every problem is something not there yet (any apply order)
-    for (const v of checks.flatMap((c) => c(group))) {
-      const k = objectKey(v.kind, namespace, v.name);
-      if (bad.has(k)) continue;
-      bad.add(k);
-      if (k === keyOf(server)) ownReason = v.reason;
-      if (!WaitingReasons.has(v.reason)) onlyWaiting = false;
-      verdicts.set(k, verdict(false, v.reason, v.message));
-      held.push(`${v.kind}/${v.name}: ${v.message}`);
-    }
-    const good: ServerGroup = {
-      ...group,
-      listeners: listeners.filter((l) => !bad.has(keyOf(l))),
-      domains: domains.filter((d) => !bad.has(keyOf(d))),
-      users: users.filter((u) => !bad.has(keyOf(u))),
-    };
-    const problems: string[] = [];
-    let config: Config | undefined;
-    let configYaml: string | undefined;
-    let configHash: string | undefined;
-    let tablesHash: string | undefined;
-    const manifests: Manifest[] = [];
-    let serverReason: Verdict['reason'] = Reasons.Ready;
-    if (good.listeners.length === 0) {
-      problems.push('no valid Listener names this MailServer');
-      serverReason = Reasons.NoListeners;
-      if (listeners.length) onlyWaiting = false; // it has Listeners, all of them invalid
-    } else {
-      const rendered = renderRelayConfig(good);
-      const packing = packTables(rendered.tables, { count: server.spec.tableShards, limit: options.shardBytes, split: options.splitTables });
-      if (!packing.ok) {
-        problems.push(tableProblem(packing, server.spec.tableShards, options));
-        serverReason = Reasons.TableTooLarge;
-        onlyWaiting = false;
-      } else {
-        for (const [table, files] of packing.files) {
-          if (files.length > 1) (rendered.config.tables as Record<string, unknown>)[table] = { type: rendered.config.tables[table].type, files: files.map((f) => `${Paths.tablesDir}/${f}`) };
-        }
-        // what the relay reports back once it serves this config (relay/ops/http.ts): the config's own hash,
-        // carried in the config, and the digest of the table files it names (computed alike on both sides;
-        // a changed table leaves the config as it is)
-        const tables = tableSecrets(server, packing.slots);
-        configHash = hashOf(rendered.config);
-        rendered.config = { configHash, ...rendered.config };
-        const texts = new Map(packing.slots.flatMap((s) => s.files.map((f) => [f.name, f.text] as const)));
-        tablesHash = tablesDigest(rendered.config.tables, (f) => texts.get(basename(f)));
-        const check = validateConfig(structuredClone(rendered.config));
-        const cross = check.ok ? crossCheck(check.config) : [];
-        if (!check.ok || cross.length) {
-          problems.push(...(check.ok ? cross : check.problems).map((p) => `relay config: ${p}`));
-          serverReason = Reasons.InvalidRelayConfig;
-          onlyWaiting = false;
-        }
-        config = rendered.config;
-        configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
-        manifests.push(configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server));
-      }
-    }
-    if (held.length && serverReason === Reasons.Ready) serverReason = ownReason ?? Reasons.HeldByInvalidObjects;
-    const isHeld = held.length > 0 || problems.length > 0;
-    const workloadKind = server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment';
-    const serverStatus = {
-      workload: `${workloadKind}/${name}`,
-      listeners: good.listeners.length,
-      domains: good.domains.length,
-      users: good.users.length,
-      ...(config ? { configHash, tablesHash } : {}),
-    };
-    const heldMsg = [...problems, ...held];
-    verdicts.set(
-      keyOf(server),
-      isHeld
-        ? verdict(false, serverReason, `holding the last good config: ${heldMsg.slice(0, 5).join('; ')}${heldMsg.length > 5 ? `; and ${heldMsg.length - 5} more` : ''}`, serverStatus, [], onlyWaiting)
-        : verdict(true, Reasons.Ready, `${good.listeners.length} listener(s), ${good.domains.length} domain(s), ${good.users.length} user(s)`, serverStatus),
-    );
-    const heldNote = `not applied: MailServer "${name}" holds its last good config`;
-    // the server's own spec at fault (not a member's): its members are not served as they are, and say why
-    const followed = ownReason && !WaitingReasons.has(ownReason) ? verdict(false, Reasons.MailServerNotReady, `MailServer "${name}" is not ready: ${ownReason}`) : undefined;
-    const heldVerdict = () => followed ?? verdict('held', Reasons.Held, heldNote);
-    for (const l of good.listeners) {
-      verdicts.set(keyOf(l), isHeld ? heldVerdict() : verdict(true, Reasons.Ready, `serving on container port ${containerPortOf(l)}`, { containerPort: containerPortOf(l), serviceName: serviceNameOf(l, server) }));
-    }
-    for (const d of good.domains) {
-      const count = good.users.filter((u) => u.spec.mailDomainRef.name === d.metadata.name).length;
-      const w = domainWarnings(d);
-      verdicts.set(keyOf(d), isHeld ? (followed ?? verdict('held', Reasons.Held, heldNote, {}, w)) : verdict(true, Reasons.Ready, `${count} user(s)`, { users: count, warnings: w }, w));
-    }
-    for (const u of good.users) verdicts.set(keyOf(u), isHeld ? heldVerdict() : verdict(true, Reasons.Ready, 'in the relay\'s tables', { mailServer: name }));
-    servers.push({ key: `${namespace}/${name}`, server, held: isHeld, problems: heldMsg, config, configYaml, manifests });
   }
-  // kubectl get columns read these (a list printed as `a,b`, not as JSON)
+  const group: ServerGroup = {
+    server,
+    listeners: ctx.valid.Listener.filter((l) => member(l, l.spec.mailServerRef.name)).sort(byAge),
+    domains,
+    users: ctx.valid.VirtualUser.filter((u) => nsOf(ctx, u) === namespace && domainNames.has(u.spec.mailDomainRef.name)).sort(byAge),
+    pkiCerts: new Map(ctx.valid.PkiCert.filter((p) => nsOf(ctx, p) === namespace).map((p) => [p.metadata.name, p])),
+    secrets: secretsIn(ctx, namespace),
+    options: ctx.options,
+  };
+  return { group, held };
+}
+
+/** The cross-object checks (checks.ts): each member at fault gets its verdict and holds the server. */
+function checkMembers(ctx: RenderContext, group: ServerGroup, held: string[]): { bad: Set<string>; ownReason?: Verdict['reason']; onlyWaiting: boolean } {
+  const namespace = nsOf(ctx, group.server);
+  const bad = new Set<string>();
+  let ownReason: Verdict['reason'] | undefined; // the MailServer's own field at fault gives its reason
+  let onlyWaiting = held.length === 0; // every problem is something not there yet (any apply order)
+  for (const v of checks.flatMap((c) => c(group))) {
+    const k = objectKey(v.kind, namespace, v.name);
+    if (bad.has(k)) continue;
+    bad.add(k);
+    if (k === keyOf(ctx, group.server)) ownReason = v.reason;
+    if (!WaitingReasons.has(v.reason)) onlyWaiting = false;
+    ctx.verdicts.set(k, verdict(false, v.reason, v.message));
+    held.push(`${v.kind}/${v.name}: ${v.message}`);
+  }
+  return { bad, ownReason, onlyWaiting };
+}
+
+interface RelayOutput {
+  problems: string[];
+  reason: Verdict['reason'];
+  onlyWaiting: boolean;
+  config?: Config;
+  configYaml?: string;
+  configHash?: string;
+  tablesHash?: string;
+  manifests: Manifest[];
+}
+
+/** The relay config, its table Secrets packed into shards, the hashes the relay reports back, the manifests. */
+function relayOutput(ctx: RenderContext, good: ServerGroup, hasListeners: boolean): RelayOutput {
+  const server = good.server;
+  if (good.listeners.length === 0) {
+    // waiting for a Listener, unless it has Listeners and all of them are invalid
+    return { problems: ['no valid Listener names this MailServer'], reason: Reasons.NoListeners, onlyWaiting: !hasListeners, manifests: [] };
+  }
+  const rendered = renderRelayConfig(good);
+  const packing = packTables(rendered.tables, { count: server.spec.tableShards, limit: ctx.options.shardBytes, split: ctx.options.splitTables });
+  if (!packing.ok) return { problems: [tableProblem(packing, server.spec.tableShards, ctx.options)], reason: Reasons.TableTooLarge, onlyWaiting: false, manifests: [] };
+  for (const [table, files] of packing.files) {
+    if (files.length > 1) (rendered.config.tables as Record<string, unknown>)[table] = { type: rendered.config.tables[table].type, files: files.map((f) => `${Paths.tablesDir}/${f}`) };
+  }
+  // what the relay reports back once it serves this config (relay/ops/http.ts): the config's own hash,
+  // carried in the config, and the digest of the table files it names (computed alike on both sides;
+  // a changed table leaves the config as it is)
+  const tables = tableSecrets(server, packing.slots);
+  const configHash = hashOf(rendered.config);
+  const config: Config = { configHash, ...rendered.config };
+  const texts = new Map(packing.slots.flatMap((s) => s.files.map((f) => [f.name, f.text] as const)));
+  const tablesHash = tablesDigest(config.tables, (f) => texts.get(basename(f)));
+  const check = validateConfig(structuredClone(config));
+  const cross = check.ok ? crossCheck(check.config) : [];
+  const problems = (check.ok ? cross : check.problems).map((p) => `relay config: ${p}`);
+  const configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
+  const manifests = [configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server)];
+  return { problems, reason: problems.length ? Reasons.InvalidRelayConfig : Reasons.Ready, onlyWaiting: !problems.length, config, configYaml, configHash, tablesHash, manifests };
+}
+
+/** The server's verdict, and its members': Ready with what they serve, or following a held server. */
+function setServerVerdicts(ctx: RenderContext, good: ServerGroup, s: { isHeld: boolean; reason: Verdict['reason']; problems: string[]; onlyWaiting: boolean; ownReason?: Verdict['reason']; hashes: Record<string, string | undefined> }): void {
+  const server = good.server;
+  const name = server.metadata.name;
+  const status = { workload: `${server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment'}/${name}`, listeners: good.listeners.length, domains: good.domains.length, users: good.users.length, ...s.hashes };
+  const more = s.problems.length > 5 ? `; and ${s.problems.length - 5} more` : '';
+  ctx.verdicts.set(
+    keyOf(ctx, server),
+    s.isHeld
+      ? verdict(false, s.reason, `holding the last good config: ${s.problems.slice(0, 5).join('; ')}${more}`, status, [], s.onlyWaiting)
+      : verdict(true, Reasons.Ready, `${good.listeners.length} listener(s), ${good.domains.length} domain(s), ${good.users.length} user(s)`, status),
+  );
+  const heldNote = `not applied: MailServer "${name}" holds its last good config`;
+  // the server's own spec at fault (not a member's): its members are not served as they are, and say why
+  const followed = s.ownReason && !WaitingReasons.has(s.ownReason) ? verdict(false, Reasons.MailServerNotReady, `MailServer "${name}" is not ready: ${s.ownReason}`) : undefined;
+  const heldVerdict = (w: string[] = []) => followed ?? verdict('held', Reasons.Held, heldNote, {}, w);
+  for (const l of good.listeners) {
+    ctx.verdicts.set(keyOf(ctx, l), s.isHeld ? heldVerdict() : verdict(true, Reasons.Ready, `serving on container port ${containerPortOf(l)}`, { containerPort: containerPortOf(l), serviceName: serviceNameOf(l, server) }));
+  }
+  for (const d of good.domains) {
+    const count = good.users.filter((u) => u.spec.mailDomainRef.name === d.metadata.name).length;
+    const w = domainWarnings(d);
+    ctx.verdicts.set(keyOf(ctx, d), s.isHeld ? heldVerdict(w) : verdict(true, Reasons.Ready, `${count} user(s)`, { users: count, warnings: w }, w));
+  }
+  for (const u of good.users) ctx.verdicts.set(keyOf(ctx, u), s.isHeld ? heldVerdict() : verdict(true, Reasons.Ready, 'in the relay\'s tables', { mailServer: name }));
+}
+
+/** kubectl get columns read these: a list printed as `a,b`, not as JSON. */
+function readableColumns(ctx: RenderContext): void {
   const readable = (o: AnyKubemtaObject, fields: Record<string, string>) => {
-    const v = verdicts.get(keyOf(o));
+    const v = ctx.verdicts.get(keyOf(ctx, o));
     if (v) v.status = { ...fields, ...v.status };
   };
-  for (const d of valid.MailDomain) readable(d, { domains: d.spec.domains.join(',') });
-  for (const u of valid.VirtualUser) {
-    const d = domainByKey.get(`${ns(u)}/${u.spec.mailDomainRef.name}`);
+  for (const d of ctx.valid.MailDomain) readable(d, { domains: d.spec.domains.join(',') });
+  for (const u of ctx.valid.VirtualUser) {
+    const d = ctx.domainByKey.get(`${nsOf(ctx, u)}/${u.spec.mailDomainRef.name}`);
     const address = u.spec.address ?? (d ? d.spec.domains.filter((x) => !x.includes('*')).map((x) => `${u.spec.localPart}@${x}`).join(',') : u.spec.localPart!);
     readable(u, { address: address.toLowerCase() });
   }
-  for (const p of valid.PkiCert) readable(p, { names: p.spec.hostnames.join(',') });
-  return { servers, verdicts };
+  for (const p of ctx.valid.PkiCert) readable(p, { names: p.spec.hostnames.join(',') });
 }
