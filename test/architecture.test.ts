@@ -39,6 +39,10 @@ describe('architecture: dependencies point one way', () => {
     assert.deepEqual(inner, []);
   });
 
+  it('shipped code imports no test support (test kits live in test/, which the image leaves out)', () => {
+    assert.deepEqual(violations(['relay', 'operator', 'cli'], ['test/', 'e2e/']), []);
+  });
+
   it('inside the relay, nothing below the server imports relay/smtp/', () => {
     assert.deepEqual(violations(['relay/lookup', 'relay/queue', 'relay/scheduler', 'relay/deliver', 'relay/protocol', 'relay/auth', 'relay/config'], ['relay/smtp/']), []);
   });

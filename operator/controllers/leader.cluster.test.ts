@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
-import { seedDocuments } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';
+import { seedDocuments } from '../../test/render-kit.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } };

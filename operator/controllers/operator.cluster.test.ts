@@ -9,8 +9,8 @@ import { pino } from 'pino';
 import { KubeClient, Resources, ApiError, type KubeObjectLike, type Resource } from '../kube/client.ts';
 import { validateConfig } from '../../relay/config/index.ts';
 import { Manager } from './manager.ts';
-import { seedDocuments, DEMO_HASH } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from './testing-cluster.ts';
+import { seedDocuments, DEMO_HASH } from '../../test/render-kit.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[]; [k: string]: unknown } };

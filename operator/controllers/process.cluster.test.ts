@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
-import { seedDocuments } from '../render/testing.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, skipReason } from './testing-cluster.ts';
+import { seedDocuments } from '../../test/render-kit.ts';
+import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
 
 const KUBEMTA = new URL('../../bin/kubemta', import.meta.url).pathname;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { judgeRollout, podProblem } from './rollout.ts';
 import type { ControllerContext } from './context.ts';
 import { render } from '../render/render.ts';
-import { seedSnapshot } from '../render/testing.ts';
+import { seedSnapshot } from '../../test/render-kit.ts';
 
 const now = Date.parse('2026-01-01T00:10:00Z');
 const pod = (status: Record<string, unknown>, createdSecondsAgo = 120) => ({

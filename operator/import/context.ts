@@ -4,7 +4,7 @@ import { API_VERSION } from '../api/kind.ts';
 import type { Findings } from './findings.ts';
 import type { SmtpdConf } from './model.ts';
 import { NameSet } from './names.ts';
-import type { TableReader } from './tables.ts';
+import type { TableReader } from './makemap-tables.ts';
 
 export interface Doc {
   apiVersion: string;

@@ -8,7 +8,7 @@ import { containerPortOf } from '../render/checks.ts';
 import type { Ctx } from './context.ts';
 import { ImportError } from './findings.ts';
 import type { ListenDecl, PkiDecl } from './model.ts';
-import { sourcePath } from './tables.ts';
+import { sourcePath } from './makemap-tables.ts';
 
 interface Placed {
   decl: ListenDecl;

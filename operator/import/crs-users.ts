@@ -6,7 +6,7 @@ import { Target } from '../api/fields.ts';
 import { domainMatches } from '../render/checks.ts';
 import type { Ctx } from './context.ts';
 import type { Ref } from './model.ts';
-import { targets, type TableData } from './tables.ts';
+import { targets, type TableData } from './makemap-tables.ts';
 
 /** A mailbox or forward target, as the VirtualUser schema takes it. */
 const TARGET = new RegExp(Target().pattern!);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { ROOT, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
 import type { RunningRelay } from '../../relay/main.ts';
-import { importFixture, localize, localRelayConfig, renderDocs } from './testing.ts';
+import { importFixture, localize, localRelayConfig, renderDocs } from '../../test/import-kit.ts';
 import { until } from '../../test/until.ts';
 
 interface Under {

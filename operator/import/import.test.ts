@@ -6,12 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../test/harness.ts';
-import { seedDocuments } from '../render/testing.ts';
+import { seedDocuments } from '../../test/render-kit.ts';
 import { render } from '../render/render.ts';
 import { snapshotFromDocuments } from '../render/documents.ts';
 import { ImportError } from './findings.ts';
 import { importSmtpdConf } from './import.ts';
-import { canonical, FIXTURES, importFixture } from './testing.ts';
+import { canonical, FIXTURES, importFixture } from '../../test/import-kit.ts';
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const docsOf = (r: { docs: { doc: unknown }[] }) => r.docs.map((d) => d.doc as Any);

@@ -10,7 +10,7 @@ import { rulesToCrs } from './crs-rules.ts';
 import { Findings, ImportError, type Finding } from './findings.ts';
 import { srsOutbound } from './outbound.ts';
 import { parseSmtpdConf } from './parse.ts';
-import { TableReader } from './tables.ts';
+import { TableReader } from './makemap-tables.ts';
 
 export type { ImportOptions } from './context.ts';
 

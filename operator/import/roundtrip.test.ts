@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { KUBEMTA, run, tempDir, writeConfig } from '../../test/harness.ts';
 import type { ServerRender } from '../render/render.ts';
-import { seedDocuments } from '../render/testing.ts';
-import { FIXTURES, importFixture, localRelayConfig, renderDocs } from './testing.ts';
+import { seedDocuments } from '../../test/render-kit.ts';
+import { FIXTURES, importFixture, localRelayConfig, renderDocs } from '../../test/import-kit.ts';
 
 const cases: [string, string, Record<string, string>][] = [
   ['the seed (old grammar)', 'seed/smtpd.conf', {}],

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { render } from './render.ts';
-import { seedSnapshot } from './testing.ts';
+import { seedSnapshot } from '../../test/render-kit.ts';
 import type { Snapshot } from './snapshot.ts';
 
 function withDkim(key: string | null): Snapshot {

@@ -6,7 +6,7 @@ import type { Listener } from '../api/listener.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { parseTableLines } from '../../relay/lookup/table-file.ts';
 import { containerPortOf, loginName, secretKey, userKeys, type ServerGroup } from './checks.ts';
-import { listText, relayName, tableText, type TableFile } from './tables.ts';
+import { listText, relayName, tableText, type TableFile } from './table-shards.ts';
 
 export const Paths = {
   configDir: '/etc/kubemta/config',

@@ -12,7 +12,7 @@ import { buildPolicy } from '../../relay/lookup/rules.ts';
 import type { RecipientContext, RecipientDecision } from '../../relay/lookup/policy.ts';
 import { render } from './render.ts';
 import { Paths } from './relay-config.ts';
-import { build, manyUsers, seedSnapshot, DEMO_HASH } from './testing.ts';
+import { build, manyUsers, seedSnapshot, DEMO_HASH } from '../../test/render-kit.ts';
 import type { Snapshot } from './snapshot.ts';
 
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { SEED_DIR } from './testing.ts';
+import { SEED_DIR } from '../../test/render-kit.ts';
 
 const KUBEMTA = new URL('../../bin/kubemta', import.meta.url).pathname;
 const GOLDEN = new URL('./testdata/seed.yaml', import.meta.url).pathname;

@@ -5,9 +5,9 @@ import * as yaml from 'js-yaml';
 import { validateConfig } from '../../relay/config/index.ts';
 import { crossCheck } from '../../relay/config/index.ts';
 import { render, type ServerRender } from './render.ts';
-import { build, manyUsers, seedSnapshot, DEMO_HASH } from './testing.ts';
+import { build, manyUsers, seedSnapshot, DEMO_HASH } from '../../test/render-kit.ts';
 import { objectKey, type Snapshot } from './snapshot.ts';
-import { relayReadsTableParts } from './tables.ts';
+import { relayReadsTableParts } from './table-shards.ts';
 
 const GOLDEN = new URL('./testdata/seed.yaml', import.meta.url).pathname;
 

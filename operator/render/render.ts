@@ -15,7 +15,7 @@ import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { checks, containerPortOf, domainWarnings, serviceNameOf, type ServerGroup } from './checks.ts';
 import { Paths, renderRelayConfig } from './relay-config.ts';
-import { packTables, type Packing } from './tables.ts';
+import { packTables, type Packing } from './table-shards.ts';
 import { claims, configMap, disruptionBudget, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
 import { byAge, defaultRenderOptions, objectKey, Reasons, WaitingReasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
 

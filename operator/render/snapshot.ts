@@ -6,7 +6,7 @@ import type { PkiCert } from '../api/pkicert.ts';
 import type { MailDomain } from '../api/maildomain.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import type { Validation } from '../api/validate.ts';
-import { relayReadsTableParts } from './tables.ts';
+import { relayReadsTableParts } from './table-shards.ts';
 
 /** A Secret as render needs it: name and decoded data. Its content never leaves render except into tables. */
 export interface SecretData {

@@ -14,7 +14,7 @@ import { volumesOf } from '../controllers/nudge.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import { render, type ServerRender } from './render.ts';
 import { Paths } from './relay-config.ts';
-import { seedSnapshot } from './testing.ts';
+import { seedSnapshot } from '../../test/render-kit.ts';
 import type { Snapshot } from './snapshot.ts';
 
 const KEY = 'first-srs-secret-0123456789';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { packTables, partBytes, splitTable, tableText, type TableFile } from './tables.ts';
+import { packTables, partBytes, splitTable, tableText, type TableFile } from './table-shards.ts';
 
 const HASH = '$2b$10$r47TQpDWi53asfXX6R9equ9C2KR1G8SMTx/t4V7WlEmLZDdMWo9qe';
 

@@ -8,7 +8,7 @@ import type { Listener } from '../api/listener.ts';
 import { API_VERSION } from '../api/kind.ts';
 import { containerPortOf, serviceNameOf, type ServerGroup } from './checks.ts';
 import { Paths } from './relay-config.ts';
-import type { Slot } from './tables.ts';
+import type { Slot } from './table-shards.ts';
 
 export interface Manifest {
   apiVersion: string;

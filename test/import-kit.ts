@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { validateObject } from '../api/validate.ts';
-import { snapshotFromDocuments } from '../render/documents.ts';
-import { render, type ServerRender } from '../render/render.ts';
-import { importSmtpdConf, type ImportOptions, type ImportResult } from './import.ts';
+import { validateObject } from '../operator/api/validate.ts';
+import { snapshotFromDocuments } from '../operator/render/documents.ts';
+import { render, type ServerRender } from '../operator/render/render.ts';
+import { importSmtpdConf, type ImportOptions, type ImportResult } from '../operator/import/import.ts';
 
-export const FIXTURES = new URL('../../test/fixtures/smtpd/', import.meta.url).pathname;
+export const FIXTURES = new URL('./fixtures/smtpd/', import.meta.url).pathname;
 
 export function importFixture(rel: string, opts: Partial<ImportOptions> = {}): ImportResult {
   const file = join(FIXTURES, rel);

@@ -4,15 +4,15 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as yaml from 'js-yaml';
 import { pino, type Logger } from 'pino';
-import { Manager, type ManagerOptions } from './manager.ts';
-import { ApiError, KubeClient, type KubeObjectLike, type Resource } from '../kube/client.ts';
-import { crdFiles } from '../api/generate.ts';
-import { until } from '../../test/until.ts';
+import { Manager, type ManagerOptions } from '../operator/controllers/manager.ts';
+import { ApiError, KubeClient, type KubeObjectLike, type Resource } from '../operator/kube/client.ts';
+import { crdFiles } from '../operator/api/generate.ts';
+import { until } from './until.ts';
 
 export const clusterEnabled = process.env.KUBEMTA_CLUSTER === '1' && !!process.env.KUBECONFIG;
 export const skipReason = 'cluster tier: set KUBEMTA_CLUSTER=1 and KUBECONFIG=$(e2e/cluster/cluster.sh up)';
 
-const RBAC = new URL('../rbac/rbac.yaml', import.meta.url).pathname;
+const RBAC = new URL('../operator/rbac/rbac.yaml', import.meta.url).pathname;
 const CRD: Resource = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
 const NS: Resource = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
 const SA: Resource = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount' };
@@ -92,7 +92,7 @@ export async function getOrUndefined<T extends KubeObjectLike>(c: KubeClient, r:
 
 /** Creates documents (kubemta objects, Secrets) in `ns` as the admin, the way kubectl apply would. */
 export async function applyDocs(admin: KubeClient, ns: string, docs: Record<string, unknown>[]): Promise<void> {
-  const { Resources } = await import('../kube/client.ts');
+  const { Resources } = await import('../operator/kube/client.ts');
   for (const d of docs) {
     const o = structuredClone(d) as KubeObjectLike;
     o.metadata = { ...o.metadata, namespace: ns };

@@ -1,15 +1,15 @@
 // Builders for test objects and the seed snapshot (examples/seed/k8s/), shared by unit and cluster tests.
 import { readFileSync, readdirSync } from 'node:fs';
 import * as yaml from 'js-yaml';
-import { snapshotFromDocuments } from './documents.ts';
-import type { Snapshot } from './snapshot.ts';
-import type { MailServer } from '../api/mailserver.ts';
-import type { Listener } from '../api/listener.ts';
-import type { MailDomain } from '../api/maildomain.ts';
-import type { VirtualUser } from '../api/virtualuser.ts';
-import type { PkiCert } from '../api/pkicert.ts';
+import { snapshotFromDocuments } from '../operator/render/documents.ts';
+import type { Snapshot } from '../operator/render/snapshot.ts';
+import type { MailServer } from '../operator/api/mailserver.ts';
+import type { Listener } from '../operator/api/listener.ts';
+import type { MailDomain } from '../operator/api/maildomain.ts';
+import type { VirtualUser } from '../operator/api/virtualuser.ts';
+import type { PkiCert } from '../operator/api/pkicert.ts';
 
-export const SEED_DIR = new URL('../../examples/seed/k8s/', import.meta.url).pathname;
+export const SEED_DIR = new URL('../examples/seed/k8s/', import.meta.url).pathname;
 export const DEMO_HASH = '$2b$10$r47TQpDWi53asfXX6R9equ9C2KR1G8SMTx/t4V7WlEmLZDdMWo9qe';
 
 export function seedDocuments(): Record<string, unknown>[] {
