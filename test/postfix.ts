@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { run } from '../../../test/harness.ts';
+import { run } from './harness.ts';
 
 export const POSTFIX = '/usr/sbin/postfix';
 export const SMTPD = '/usr/lib/postfix/sbin/smtpd';

@@ -1,9 +1,9 @@
-// Replays the SMTP scenarios of scenarios.yaml against a server and reduces every reply to its class
+// Replays the SMTP scenarios of test/fixtures/smtp-scenarios.yaml against a server and reduces every reply to its class
 // (2, 3, 4, 5, or `closed`/`none`), so two servers' answers can be compared step by step. Every socket
 // read is bounded: a server that stays silent gives `none` after the step's timeout, never a hang.
 import { readFile } from 'node:fs/promises';
 import * as yaml from 'js-yaml';
-import { RawSmtp } from '../../../test/harness.ts';
+import { RawSmtp } from './harness.ts';
 
 export interface Step {
   /** Bytes to send, CRLF added to a `send` line; `raw` goes out as written (one write: pipelining). */

@@ -1,23 +1,23 @@
-// Differential conformance: every scenario of scenarios.yaml replayed against a real Postfix smtpd (a
-// private instance, postfix.ts) and against kubemta, step by step. A step fails where the two reply
-// classes disagree and scenarios.yaml does not say why; a `differs` note that no longer differs fails
+// Differential conformance: every scenario of test/fixtures/smtp-scenarios.yaml replayed against a real Postfix smtpd (a
+// private instance, test/postfix.ts) and against kubemta, step by step. A step fails where the two reply
+// classes disagree and test/fixtures/smtp-scenarios.yaml does not say why; a `differs` note that no longer differs fails
 // too, so the list of differences stays true. Every kubemta reply also has to carry an enhanced status
 // code (RFC 2034), except the greeting and the answer to HELO/EHLO.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startTestRelay, tempDir } from '../../../test/harness.ts';
-import { differentialConfig, LIMITS } from './config.ts';
-import { postfixMissing, startPostfix } from './postfix.ts';
-import { loadScenarios, replay, replyClass, type Scenario } from './replay.ts';
+import { startTestRelay, tempDir } from '../../test/harness.ts';
+import { differentialConfig, LIMITS } from '../../test/conformance-config.ts';
+import { postfixMissing, startPostfix } from '../../test/postfix.ts';
+import { loadScenarios, replay, replyClass, type Scenario } from '../../test/smtp-replay.ts';
 
-const FILE = join(import.meta.dirname, 'scenarios.yaml');
+const FILE = join(import.meta.dirname, '../../test/fixtures/smtp-scenarios.yaml');
 const scenarios = await loadScenarios(FILE);
 const missing = postfixMissing();
 
 const NO_ENHANCED = /^(EHLO|HELO)\b/i;
 
-describe('differential conformance: kubemta against Postfix smtpd (scenarios.yaml)', { skip: missing }, () => {
+describe('differential conformance: kubemta against Postfix smtpd (test/fixtures/smtp-scenarios.yaml)', { skip: missing }, () => {
   let pf: Awaited<ReturnType<typeof startPostfix>> | undefined;
   let relay: Awaited<ReturnType<typeof startTestRelay>> | undefined;
   const cleanups: (() => Promise<void>)[] = [];

@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { python, RawSmtp, startTestRelay, tempDir } from '../../../test/harness.ts';
-import { differentialConfig } from './config.ts';
+import { python, RawSmtp, startTestRelay, tempDir } from '../../test/harness.ts';
+import { differentialConfig } from '../../test/conformance-config.ts';
 
 describe('conformance fixes through real clients', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 // The relay's side of the differential test: the same domain, users and limits as the Postfix instance
 // (postfix.ts), so a difference in replies is a difference in SMTP handling, not in policy.
-import { baseConfig } from '../../../test/harness.ts';
+import { baseConfig } from './harness.ts';
 
 export const LIMITS = { maxRecipients: 3, maxMessageBytes: 20000 };
 
