@@ -92,7 +92,7 @@ export async function getOrUndefined<T extends KubeObjectLike>(c: KubeClient, r:
 
 /** Creates documents (kubemta objects, Secrets) in `ns` as the admin, the way kubectl apply would. */
 export async function applyDocs(admin: KubeClient, ns: string, docs: Record<string, unknown>[]): Promise<void> {
-  const { Resources } = await import('../operator/kube/client.ts');
+  const { Resources } = await import('../operator/api/resources.ts');
   for (const d of docs) {
     const o = structuredClone(d) as KubeObjectLike;
     o.metadata = { ...o.metadata, namespace: ns };

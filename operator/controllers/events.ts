@@ -1,7 +1,8 @@
 // Events for what the operator did (core/v1 Events). The same reason words as the Ready condition; an
 // event is emitted when an object's (reason, message) changes, not on every reconcile. Messages are
 // built from names and fields only, never from Secret content.
-import { Resources, type KubeClient, type KubeObjectLike } from '../kube/client.ts';
+import { type KubeClient, type KubeObjectLike } from '../kube/client.ts';
+import { Resources } from '../api/resources.ts';
 
 export class EventRecorder {
   private readonly client: KubeClient;

@@ -2,11 +2,12 @@
 // anything until the first gives the lease up, then takes over the work.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { KubeClient, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments } from '../../test/render-kit.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
+import { Resources } from '../api/resources.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } };
 const WRITES = ['apply', 'apply-status', 'delete', 'create'];

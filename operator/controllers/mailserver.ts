@@ -2,7 +2,7 @@
 // (compared by content hash: an unchanged object is never written), delete what it no longer owns,
 // nudge the relay's pods when what they mount changed (nudge.ts), then write the server's status and
 // queue the members whose status changed.
-import { ApiError, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { ApiError, type KubeObjectLike } from '../kube/client.ts';
 import { objectKey, Reasons, type Verdict } from '../render/snapshot.ts';
 import { Annotations, Labels, type Manifest } from '../render/workload.ts';
 import { FIELD_MANAGER, type CachedKind, type ControllerContext } from './context.ts';
@@ -11,6 +11,7 @@ import { nudgePods } from './nudge.ts';
 import { judgeRollout } from './rollout.ts';
 import { renderNamespace } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
+import { Resources } from '../api/resources.ts';
 
 /** What the operator prunes when it no longer renders it: never PVCs (mail is data), never the ConfigMap (always rendered). */
 const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet', 'PodDisruptionBudget'];

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Resources, type KubeClient, type KubeObjectLike, type WatchEvent } from '../kube/client.ts';
+import { type KubeClient, type KubeObjectLike, type WatchEvent } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue, type Reconcile } from '../kube/workqueue.ts';
 import { connectToApiServer } from '../kube/connect.ts';
@@ -18,6 +18,7 @@ import { reconcileListener, reconcileMailDomain, reconcileVirtualUser } from './
 import { PKI_LABEL, reconcilePkiCert } from './pkicert.ts';
 import { serverKeyOf } from './snapshot.ts';
 import { STALL_AFTER_MS } from './rollout.ts';
+import { Resources } from '../api/resources.ts';
 
 export interface ManagerOptions {
   client: KubeClient;

@@ -11,9 +11,10 @@
 // keys mounted from them, read from the watch cache. Pods are listed only when that hash differs from
 // the one this operator last handed out for the server, and patched only when theirs differs: an
 // unchanged reconcile reads and writes no pod.
-import { ApiError, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { ApiError, type KubeObjectLike } from '../kube/client.ts';
 import { Annotations, hashOf, type Manifest } from '../render/workload.ts';
 import type { ControllerContext } from './context.ts';
+import { Resources } from '../api/resources.ts';
 
 interface SecretProjection {
   name: string;

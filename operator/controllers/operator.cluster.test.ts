@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as yaml from 'js-yaml';
 import { pino } from 'pino';
-import { KubeClient, Resources, ApiError, type KubeObjectLike, type Resource } from '../kube/client.ts';
+import { KubeClient, ApiError, type KubeObjectLike, type Resource } from '../kube/client.ts';
 import { validateConfig } from '../../relay/config/index.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments, DEMO_HASH } from '../../test/render-kit.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
+import { Resources } from '../api/resources.ts';
 
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[]; [k: string]: unknown } };
 type Spec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- objects as the API returns them

@@ -3,10 +3,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { KubeClient, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
+import { Resources } from '../api/resources.ts';
 
 type Pki = KubeObjectLike & { spec: { hostnames: string[] }; status?: { notAfter?: string; renewalTime?: string; hostnames?: string[]; conditions?: { type: string; status: string }[] } };
 const DAY = 86400_000;

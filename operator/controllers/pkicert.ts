@@ -3,13 +3,14 @@
 // the hostnames change; for secretName, only report. Status: notBefore, notAfter, hostnames, Ready.
 import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
-import { Resources, type KubeObjectLike } from '../kube/client.ts';
+import { type KubeObjectLike } from '../kube/client.ts';
 import type { PkiCert } from '../api/pkicert.ts';
 import { validateObject } from '../api/validate.ts';
 import { objectKey, Reasons } from '../render/snapshot.ts';
 import { FIELD_MANAGER, type ControllerContext } from './context.ts';
 import { renderNamespace } from './snapshot.ts';
 import { writeStatus } from './status.ts';
+import { Resources } from '../api/resources.ts';
 
 export const PKI_LABEL = 'kubemta.io/pkicert';
 

@@ -8,10 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { KubeClient, type KubeObjectLike } from '../kube/client.ts';
 import { seedDocuments } from '../../test/render-kit.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
+import { Resources } from '../api/resources.ts';
 
 const KUBEMTA = new URL('../../bin/kubemta', import.meta.url).pathname;
 type Obj = KubeObjectLike & { status?: { conditions?: { type: string; status: string }[] } };

@@ -5,13 +5,14 @@
 // from the pod IP (reachable from this host).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Resources, type KubeClient, type KubeObjectLike } from '../kube/client.ts';
+import { type KubeClient, type KubeObjectLike } from '../kube/client.ts';
 import { seedDocuments } from '../../test/render-kit.ts';
 import { sendPlain } from '../../e2e/mail.ts';
 import { Cluster } from '../../e2e/kube.ts';
 import { CONFIG_HASH_HEADER, TABLES_HASH_HEADER } from '../../relay/ops/http.ts';
 import { applyDocs, clusterEnabled, getOrUndefined, skipReason, startOperator } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
+import { Resources } from '../api/resources.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string; observedGeneration?: number };
 type Obj = KubeObjectLike & { status?: { conditions?: Cond[]; observedGeneration?: number; [k: string]: unknown } };

@@ -5,12 +5,13 @@
 // or Stalled and the reason it cannot progress (a claim that stays unbound, an image that cannot be
 // pulled, a crash loop, an unschedulable pod). Pods are not watched: while not Ready the reconcile asks
 // to run again (requeueAfterMs).
-import { Resources, type KubeObjectLike } from '../kube/client.ts';
+import { type KubeObjectLike } from '../kube/client.ts';
 import { Paths } from '../render/relay-config.ts';
 import { Reasons, type Verdict } from '../render/snapshot.ts';
 import { Annotations, type Manifest } from '../render/workload.ts';
 import type { ControllerContext } from './context.ts';
 import { CONFIG_HASH_HEADER, TABLES_HASH_HEADER } from '../../relay/ops/http.ts';
+import { Resources } from '../api/resources.ts';
 
 /** How long a claim may stay unbound, or a pod unschedulable, before that is Stalled rather than Reconciling. */
 export const STALL_AFTER_MS = 60_000;

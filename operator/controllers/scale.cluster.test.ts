@@ -3,11 +3,12 @@
 // with KUBEMTA_SCALE=1 besides KUBEMTA_CLUSTER=1. Figures go to stdout as `# …` lines (docs/operator.md).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeClient, Resources, type KubeObjectLike } from '../kube/client.ts';
+import { KubeClient, type KubeObjectLike } from '../kube/client.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments, DEMO_HASH } from '../../test/render-kit.ts';
 import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
+import { Resources } from '../api/resources.ts';
 
 const COUNT = Number(process.env.KUBEMTA_SCALE_USERS ?? 10_000);
 const enabled = clusterEnabled && process.env.KUBEMTA_SCALE === '1';

@@ -1,8 +1,9 @@
 // Writing a status: server-side apply on /status with our field manager, only when it changed.
-import { Resources, type KubeObjectLike } from '../kube/client.ts';
+import { type KubeObjectLike } from '../kube/client.ts';
 import { Reasons, type Verdict } from '../render/snapshot.ts';
 import { conditionOf, sameStatus, statusDigest, statusFromVerdict } from './conditions.ts';
 import { FIELD_MANAGER, type ControllerContext } from './context.ts';
+import { Resources } from '../api/resources.ts';
 
 type KindName = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
 

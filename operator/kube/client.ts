@@ -6,12 +6,6 @@
 import { request as httpsRequest, Agent, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../api/kind.ts';
-import { MailServerKind } from '../api/mailserver.ts';
-import { ListenerKind } from '../api/listener.ts';
-import { PkiCertKind } from '../api/pkicert.ts';
-import { MailDomainKind } from '../api/maildomain.ts';
-import { VirtualUserKind } from '../api/virtualuser.ts';
 
 export interface Resource {
   group: string; // '' for core
@@ -20,17 +14,9 @@ export interface Resource {
   kind: string;
 }
 
-function crd<K extends { kind: string; plural: string }>(def: K): Resource {
-  return { group: GROUP, version: VERSION, plural: def.plural, kind: def.kind };
-}
-
-export const Resources = {
-  // our kinds: group, version and plural come from their definitions in operator/api
-  MailServer: crd(MailServerKind),
-  Listener: crd(ListenerKind),
-  PkiCert: crd(PkiCertKind),
-  MailDomain: crd(MailDomainKind),
-  VirtualUser: crd(VirtualUserKind),
+/** The built-in resources the operator uses; its own kinds are added in operator/api/resources.ts (the
+ * transport knows no CRD). */
+export const CoreResources = {
   Secret: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' },
   ConfigMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },
@@ -43,7 +29,6 @@ export const Resources = {
   Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
 } as const satisfies Record<string, Resource>;
 
-export type ResourceName = keyof typeof Resources;
 
 export class ApiError extends Error {
   readonly status: number;

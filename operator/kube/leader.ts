@@ -2,7 +2,7 @@
 // lease duration passes, and step down (stop working) when a renewal fails or hangs. Writes use the Lease's
 // resourceVersion, so two candidates never both win (the loser gets 409). renewSeconds × 2 must stay below
 // leaseSeconds, so a leader that lost contact stops before another can take over.
-import { ApiError, Resources, type KubeClient, type KubeObjectLike } from './client.ts';
+import { ApiError, CoreResources, type KubeClient, type KubeObjectLike } from './client.ts';
 
 export interface LeaderOptions {
   namespace: string;
@@ -41,14 +41,14 @@ export class LeaderElector {
     const { namespace, name, identity, leaseSeconds } = this.opts;
     let lease: Lease | undefined;
     try {
-      lease = await this.client.get<Lease>(Resources.Lease, namespace, name);
+      lease = await this.client.get<Lease>(CoreResources.Lease, namespace, name);
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     }
     const spec = { holderIdentity: identity, leaseDurationSeconds: leaseSeconds, renewTime: microTime(now) };
     if (!lease) {
       try {
-        await this.client.create(Resources.Lease, namespace, {
+        await this.client.create(CoreResources.Lease, namespace, {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name, namespace },
@@ -73,7 +73,7 @@ export class LeaderElector {
       },
     };
     try {
-      await this.client.update(Resources.Lease, namespace, next);
+      await this.client.update(CoreResources.Lease, namespace, next);
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return false;
@@ -120,9 +120,9 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.client.get<Lease>(Resources.Lease, this.opts.namespace, this.opts.name);
+      const lease = await this.client.get<Lease>(CoreResources.Lease, this.opts.namespace, this.opts.name);
       if (lease.spec.holderIdentity === this.opts.identity) {
-        await this.client.update(Resources.Lease, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } });
+        await this.client.update(CoreResources.Lease, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } });
       }
     } catch {
       // best effort: the lease expires anyway
