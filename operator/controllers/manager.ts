@@ -60,19 +60,20 @@ export class Manager {
     const client = opts.client;
     const ns = opts.namespace;
     const managed = `${Labels.managedBy}=${MANAGED_BY}`;
+    const log = opts.log;
     const informers = {
-      MailServer: new Informer(client, Resources.MailServer, { namespace: ns }),
-      Listener: new Informer(client, Resources.Listener, { namespace: ns }),
-      PkiCert: new Informer(client, Resources.PkiCert, { namespace: ns }),
-      MailDomain: new Informer(client, Resources.MailDomain, { namespace: ns }),
-      VirtualUser: new Informer(client, Resources.VirtualUser, { namespace: ns }),
-      Secret: new Informer(client, Resources.Secret, { namespace: ns }),
-      ConfigMap: new Informer(client, Resources.ConfigMap, { namespace: ns, labelSelector: managed }),
-      Service: new Informer(client, Resources.Service, { namespace: ns, labelSelector: managed }),
-      Deployment: new Informer(client, Resources.Deployment, { namespace: ns, labelSelector: managed }),
-      StatefulSet: new Informer(client, Resources.StatefulSet, { namespace: ns, labelSelector: managed }),
-      PersistentVolumeClaim: new Informer(client, Resources.PersistentVolumeClaim, { namespace: ns, labelSelector: managed }),
-      PodDisruptionBudget: new Informer(client, Resources.PodDisruptionBudget, { namespace: ns, labelSelector: managed }),
+      MailServer: new Informer(client, Resources.MailServer, { namespace: ns, log }),
+      Listener: new Informer(client, Resources.Listener, { namespace: ns, log }),
+      PkiCert: new Informer(client, Resources.PkiCert, { namespace: ns, log }),
+      MailDomain: new Informer(client, Resources.MailDomain, { namespace: ns, log }),
+      VirtualUser: new Informer(client, Resources.VirtualUser, { namespace: ns, log }),
+      Secret: new Informer(client, Resources.Secret, { namespace: ns, log }),
+      ConfigMap: new Informer(client, Resources.ConfigMap, { namespace: ns, labelSelector: managed, log }),
+      Service: new Informer(client, Resources.Service, { namespace: ns, labelSelector: managed, log }),
+      Deployment: new Informer(client, Resources.Deployment, { namespace: ns, labelSelector: managed, log }),
+      StatefulSet: new Informer(client, Resources.StatefulSet, { namespace: ns, labelSelector: managed, log }),
+      PersistentVolumeClaim: new Informer(client, Resources.PersistentVolumeClaim, { namespace: ns, labelSelector: managed, log }),
+      PodDisruptionBudget: new Informer(client, Resources.PodDisruptionBudget, { namespace: ns, labelSelector: managed, log }),
     } satisfies Record<CachedKind, Informer>;
     const metrics = new OperatorMetrics(KINDS);
     this.queues = Object.fromEntries(KINDS.map((k) => [k, new WorkQueue()])) as Record<Kind, WorkQueue>;

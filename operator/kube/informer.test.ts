@@ -19,7 +19,7 @@ function fakeClient(objects: Map<string, KubeObjectLike>, watches: ((on: (e: Wat
       calls.push(`watch@${rv}`);
       const step = watches.shift();
       if (step) return step(on, rv);
-      await new Promise((r) => signal.addEventListener('abort', r)); // no more script: hang until stopped
+      if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r)); // no more script: hang until stopped
       return rv;
     },
   };
@@ -70,5 +70,30 @@ describe('operator/kube informer', () => {
     assert.deepEqual(inf.list().map((o) => o.metadata.name).sort(), ['a', 'c']);
     inf.stop();
     await run;
+  });
+
+  it('warns with the error and the backoff while the API server is unreachable, and says when it works again', async () => {
+    const { client, calls } = fakeClient(new Map([['a', obj('a', '1')]]), []);
+    const list = (client as unknown as { list: () => Promise<unknown> }).list;
+    let refusals = 2;
+    (client as unknown as { list: () => Promise<unknown> }).list = async () => {
+      if (refusals-- > 0) throw Object.assign(new Error('connect ECONNREFUSED 10.96.0.1:443'), { code: 'ECONNREFUSED' });
+      return list();
+    };
+    const lines: { level: string; o: Record<string, unknown>; msg: string }[] = [];
+    const log = { warn: (o: Record<string, unknown>, msg: string) => lines.push({ level: 'warn', o, msg }), info: (o: Record<string, unknown>, msg: string) => lines.push({ level: 'info', o, msg }) };
+    const inf = new Informer(client, R, { namespace: 'ns', log: log as never, retryMs: { first: 20, max: 1000 } });
+    const run = inf.run();
+    await inf.synced();
+    inf.stop();
+    await run;
+    const warnings = lines.filter((l) => l.level === 'warn');
+    assert.equal(warnings.length, 2);
+    assert.equal(warnings[0].o.code, 'ECONNREFUSED');
+    assert.match(String(warnings[0].o.err), /ECONNREFUSED/);
+    assert.ok((warnings[1].o.retryInMs as number) >= 40 && (warnings[0].o.retryInMs as number) < 40, `backoff doubles: ${warnings.map((w) => w.o.retryInMs).join(', ')}`);
+    assert.deepEqual(lines.filter((l) => l.level === 'info').map((l) => l.msg), ['list and watch work again']);
+    assert.deepEqual(inf.list().map((o) => o.metadata.name), ['a']);
+    assert.equal(calls[0], 'list');
   });
 });

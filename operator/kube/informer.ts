@@ -2,6 +2,7 @@
 // when the watch ends it resumes from the last version seen, and on 410 Gone (version too old) it
 // relists and reports the difference as events. Its health (synced, last error) is exposed, because
 // a watch that silently stops is the classic controller bug.
+import type { Logger } from 'pino';
 import { ApiError, type KubeClient, type KubeObjectLike, type Resource, type WatchEvent } from './client.ts';
 
 export interface InformerHealth {
@@ -21,12 +22,17 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
   private readonly handlers: ((e: WatchEvent<T>, old: T | undefined) => void)[] = [];
   private readonly abort = new AbortController();
   private rv = '';
+  private readonly log: Pick<Logger, 'warn' | 'info'> | undefined;
+  private readonly retryMs: { first: number; max: number };
   private syncedOnce: Promise<void>;
   private markSynced!: () => void;
   readonly health: InformerHealth;
 
-  constructor(client: KubeClient, resource: Resource, opts: { namespace?: string; labelSelector?: string } = {}) {
+  /** `log`: a warning per failed list or watch (error, next retry), a line when it works again. */
+  constructor(client: KubeClient, resource: Resource, opts: { namespace?: string; labelSelector?: string; log?: Pick<Logger, 'warn' | 'info'>; retryMs?: { first: number; max: number } } = {}) {
     this.client = client;
+    this.log = opts.log;
+    this.retryMs = opts.retryMs ?? { first: 1000, max: 30_000 };
     this.resource = resource;
     this.namespace = opts.namespace;
     this.labelSelector = opts.labelSelector;
@@ -84,10 +90,13 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
   /** Runs until stop(): list, watch, resume or relist, with a pause after errors. */
   async run(): Promise<void> {
     let needList = true;
+    let failures = 0; // in a row: the pause doubles with each, up to retryMs.max
     while (!this.abort.signal.aborted) {
       try {
         if (needList) await this.relist();
         needList = false;
+        if (failures) this.log?.info({ resource: this.resource.plural, failures }, 'list and watch work again');
+        failures = 0;
         this.rv = await this.client.watch<T>(this.resource, this.namespace, this.rv, (e) => this.apply(e), this.abort.signal, this.labelSelector);
         this.health.restarts++;
       } catch (err) {
@@ -98,7 +107,13 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
           continue;
         }
         needList = true;
-        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1000));
+        const pause = Math.min(this.retryMs.first * 2 ** failures, this.retryMs.max) * (1 + Math.random() / 2);
+        failures++;
+        this.log?.warn({ resource: this.resource.plural, err: (err as Error).message, code: (err as NodeJS.ErrnoException).code, attempt: failures, retryInMs: Math.round(pause) }, 'list or watch failed; retrying with backoff');
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, pause);
+          this.abort.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+        });
       }
     }
   }
