@@ -64,7 +64,12 @@ describe('PkiCert selfSigned on a real API server', { skip: clusterEnabled ? fal
       return c && c.serialNumber !== second!.serialNumber ? c : undefined;
     }, 60_000);
     assert.ok(Date.parse(third.validTo) > Date.parse(second!.validTo) + 60 * DAY, `${third.validTo} vs ${second!.validTo}`);
-    const events = (await admin.list<KubeObjectLike & { reason: string; message: string }>(Resources.Event, ns)).items.map((e) => `${e.reason}: ${e.message}`);
+    // the Event is written after the Secret it reports: wait for it rather than read once
+    let events: string[] = [];
+    await until('the renewal Event', async () => {
+      events = (await admin.list<KubeObjectLike & { reason: string; message: string }>(Resources.Event, ns)).items.map((e) => `${e.reason}: ${e.message}`);
+      return events.some((e) => /^Issued: .*\(due for renewal\)$/.test(e));
+    }, 10_000).catch(() => undefined);
     assert.ok(events.some((e) => /^Issued: .*\(hostnames changed\)$/.test(e)), events.join('\n'));
     assert.ok(events.some((e) => /^Issued: .*\(due for renewal\)$/.test(e)), events.join('\n'));
   });

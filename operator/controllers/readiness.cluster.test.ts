@@ -165,7 +165,13 @@ describe('MailServer Ready means mail flows (real node)', { skip: clusterEnabled
       for (const o of (await admin.list<Obj>(Resources[kind], ns)).items) assert.equal(cond(o)?.status, 'False', `${kind}/${o.metadata.name}`);
     }
     // one Normal Event per Listener and MailDomain; the users say it through their domain (10,000 users, no 10,000 Events)
-    const events = (await admin.list<KubeObjectLike & { type: string; reason: string; involvedObject: { kind: string; name: string } }>(Resources.Event, ns)).items.filter((e) => e.reason === 'MailServerNotFound');
+    // Events are written after the statuses they report: wait for the domain's rather than read once
+    type Ev = KubeObjectLike & { type: string; reason: string; involvedObject: { kind: string; name: string } };
+    let events: Ev[] = [];
+    await until('the MailDomain\'s MailServerNotFound Event', async () => {
+      events = (await admin.list<Ev>(Resources.Event, ns)).items.filter((e) => e.reason === 'MailServerNotFound');
+      return events.some((e) => e.involvedObject.kind === 'MailDomain' && e.involvedObject.name === 'example-org');
+    }, 10_000).catch(() => undefined);
     assert.ok(events.some((e) => e.involvedObject.kind === 'MailDomain' && e.involvedObject.name === 'example-org' && e.type === 'Normal'));
     assert.ok(events.every((e) => e.type === 'Normal' && e.involvedObject.kind !== 'VirtualUser'), events.map((e) => `${e.type} ${e.involvedObject.kind}/${e.involvedObject.name}`).join(', '));
   });
