@@ -63,6 +63,7 @@ if KUBECONFIG=$("$CLUSTER" up --with-node); then
   crds_before=$(kubectl get crd -o name 2>/dev/null | grep -c 'kubemta.io' || true)
   # the relay image of this tree on the node: the operator tier's readiness test runs it as the seed's relay
   tier "image (npm run image, imported into the node)" 900 sh -c 'node --disable-warning=ExperimentalWarning image/build.ts --quiet && e2e/cluster/cluster.sh load image/out/kubemta-image.tar >/dev/null'
+  tier "image smoke (a pod under the restricted profile, image/smoke.sh)" 600 sh image/smoke.sh
   tier "operator tier (real API server)" 900 env KUBEMTA_CLUSTER=1 $NODE_TEST --test-concurrency=1 --test-timeout=300000 'operator/**/*.cluster.test.ts'
   tier "e2e tier (real node)" 1500 env KUBEMTA_E2E=1 KUBEMTA_E2E_BUILD=0 $NODE_TEST --test-concurrency=1 --test-timeout=900000 'e2e/*.e2e.test.ts'
   # on a cluster that was already up, leave no kubemta CRDs the tiers installed (ours: it had none)
