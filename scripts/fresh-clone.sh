@@ -8,8 +8,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$repo/node_modules/.bin:$PATH"; export PATH
 dir=$(mktemp -d /tmp/kubemta-fresh.XXXXXX)
-# as a clone anywhere: a test runs code of the clone as `nobody` (mktemp's 0700 would keep it out)
-chmod 755 "$dir"
 start_pid=""
 # stop_start: TERM to npm start's process group (npm, the shell, the relay), KILL after 15 s
 stop_start() {

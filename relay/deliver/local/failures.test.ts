@@ -99,6 +99,10 @@ describe('relay/deliver/local: failures defer, nothing is lost', () => {
     const script = `
       import { LocalAgent } from ${JSON.stringify(new URL('./agent.ts', import.meta.url).href)};
       import { Readable } from 'node:stream';
+      // loaded as root, then nobody: the clone may sit where nobody cannot read (a 0700 home or mktemp dir)
+      process.setgroups([]);
+      process.setgid(65534);
+      process.setuid(65534);
       const host = { snapshot: { config: { mailStore: process.argv[1], actions: { mbox: { type: 'mbox' }, maildir: { type: 'maildir' } } } }, log: { child: () => ({ debug() {} }) } };
       const route = (mailbox, action) => ({ rcpt: 'x@example.org', route: { kind: 'local', mailbox, action, address: 'x@example.org' } });
       const mail = { envelope: { id: 'q', from: 'a@example.net', recipients: [route('x', 'mbox'), route('y', 'maildir')] } };
@@ -107,7 +111,7 @@ describe('relay/deliver/local: failures defer, nothing is lost', () => {
     `;
     const store = join(dir, 'store3');
     await mkdir(store, { mode: 0o700 });
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, store], { uid: 65534, gid: 65534 });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, store]);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (out += d));
