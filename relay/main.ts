@@ -69,7 +69,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
   queue.onCommitted = (mail) => scheduler.enqueue(mail);
   let listeners = await startListeners(relay);
   const control: NetServer = await startControl(queue, { flush: (id) => scheduler.flush(id) });
-  const queueHealth = new QueueHealthCheck(queue.dir, () => relay.snapshot.config.queue.minFreeBytes);
+  const queueHealth = new QueueHealthCheck(queue.dir, () => queue.minFreeBytes);
   const httpCfg = loaded.config.http;
   const http = httpCfg.enabled
     ? await startHttp(httpCfg.address, httpCfg.port, {

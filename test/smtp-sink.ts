@@ -90,5 +90,3 @@ export async function startSink(options: SinkOptions = {}): Promise<TestSink> {
   sink.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return sink;
 }
-
-/** Waits until `cond` holds (polling; it may be async), or fails after `ms`. */

@@ -1,6 +1,6 @@
 // Writing a status: server-side apply on /status with our field manager, only when it changed.
 import { type KubeObjectLike } from '../kube/client.ts';
-import { Reasons, type Verdict } from '../render/snapshot.ts';
+import { objectKey, Reasons, type Verdict } from '../render/snapshot.ts';
 import { conditionOf, sameStatus, statusDigest, statusFromVerdict } from './conditions.ts';
 import { FIELD_MANAGER, type ControllerContext } from './context.ts';
 import { Resources } from '../api/resources.ts';
@@ -21,7 +21,7 @@ export async function writeStatus(ctx: ControllerContext, kind: KindName, obj: K
   const ns = obj.metadata.namespace ?? 'default';
   // this very status was written from this very (cached) object already: the watch has not brought our
   // write back yet (a second reconcile right after the first, on our own Secret's event); nothing new
-  const key = `${kind}/${ns}/${obj.metadata.name}`;
+  const key = objectKey(kind, ns, obj.metadata.name);
   const digest = statusDigest(next);
   const last = ctx.statusWritten.get(key);
   if (last && last.from === obj.metadata.resourceVersion && last.digest === digest) return false;

@@ -3,6 +3,7 @@
 // attempt is a warning with the error and when it tries again, and the first success is one info line.
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
+import { backoffDelay, pause } from './backoff.ts';
 
 export interface ConnectOptions {
   initialDelayMs?: number;
@@ -12,8 +13,7 @@ export interface ConnectOptions {
 
 /** Resolves once `/version` answers; retries with exponential backoff (1 s doubling to 30 s) meanwhile. */
 export async function connectToApiServer(client: KubeClient, log: Logger, opts: ConnectOptions = {}): Promise<void> {
-  const max = opts.maxDelayMs ?? 30_000;
-  let delay = opts.initialDelayMs ?? 1000;
+  const backoff = { first: opts.initialDelayMs ?? 1000, max: opts.maxDelayMs ?? 30_000 };
   for (let attempt = 1; ; attempt++) {
     try {
       const v = await client.version();
@@ -22,13 +22,10 @@ export async function connectToApiServer(client: KubeClient, log: Logger, opts: 
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       const e = err as NodeJS.ErrnoException;
+      const delay = backoffDelay(attempt - 1, backoff);
       log.warn({ err: e.message, code: e.code, attempt, retryInMs: delay }, 'API server unreachable; retrying with backoff');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        opts.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-      });
+      await pause(delay, opts.signal);
       if (opts.signal?.aborted) throw err;
-      delay = Math.min(delay * 2, max);
     }
   }
 }

@@ -4,6 +4,7 @@
 // a watch that silently stops is the classic controller bug.
 import type { Logger } from 'pino';
 import { ApiError, type KubeClient, type KubeObjectLike, type Resource, type WatchEvent } from './client.ts';
+import { backoffDelay, pause, type Backoff } from './backoff.ts';
 
 export interface InformerHealth {
   resource: string;
@@ -23,13 +24,13 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
   private readonly abort = new AbortController();
   private rv = '';
   private readonly log: Pick<Logger, 'warn' | 'info'> | undefined;
-  private readonly retryMs: { first: number; max: number };
+  private readonly retryMs: Backoff;
   private syncedOnce: Promise<void>;
   private markSynced!: () => void;
   readonly health: InformerHealth;
 
   /** `log`: a warning per failed list or watch (error, next retry), a line when it works again. */
-  constructor(client: KubeClient, resource: Resource, opts: { namespace?: string; labelSelector?: string; log?: Pick<Logger, 'warn' | 'info'>; retryMs?: { first: number; max: number } } = {}) {
+  constructor(client: KubeClient, resource: Resource, opts: { namespace?: string; labelSelector?: string; log?: Pick<Logger, 'warn' | 'info'>; retryMs?: Backoff } = {}) {
     this.client = client;
     this.log = opts.log;
     this.retryMs = opts.retryMs ?? { first: 1000, max: 30_000 };
@@ -107,13 +108,11 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
           continue;
         }
         needList = true;
-        const pause = Math.min(this.retryMs.first * 2 ** failures, this.retryMs.max) * (1 + Math.random() / 2);
+        // jitter: a dozen informers that failed together do not all retry in the same instant
+        const delay = Math.round(backoffDelay(failures, this.retryMs) * (1 + Math.random() / 2));
         failures++;
-        this.log?.warn({ resource: this.resource.plural, err: (err as Error).message, code: (err as NodeJS.ErrnoException).code, attempt: failures, retryInMs: Math.round(pause) }, 'list or watch failed; retrying with backoff');
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, pause);
-          this.abort.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-        });
+        this.log?.warn({ resource: this.resource.plural, err: (err as Error).message, code: (err as NodeJS.ErrnoException).code, attempt: failures, retryInMs: delay }, 'list or watch failed; retrying with backoff');
+        await pause(delay, this.abort.signal);
       }
     }
   }

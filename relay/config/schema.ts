@@ -5,7 +5,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActionSchema, RuleSchema } from './rules-schema.ts';
 import { OutboundSchema } from './outbound-schema.ts';
-import { FAMILIES, literals, TLS_MODES } from './vocabulary.ts';
+import { FAMILIES, literals, TLS_MODES, TLS_VERSIONS } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
 
@@ -190,7 +190,7 @@ export const MOZILLA_INTERMEDIATE_CIPHERS = [
 export const TlsSchema = Type.Object(
   {
     ciphers: Type.String({ minLength: 1, default: MOZILLA_INTERMEDIATE_CIPHERS, description: 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites by their TLS_ names); default Mozilla "intermediate": forward-secret AEAD suites only.' }),
-    minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'Oldest TLS version offered on every listener.' }),
+    minVersion: literals(TLS_VERSIONS, { default: 'TLSv1.2', description: 'Oldest TLS version offered on every listener.' }),
   },
   { ...strict, default: {}, description: 'TLS settings of every listener (STARTTLS and implicit).' },
 );

@@ -13,6 +13,8 @@ export const TLS_POLICIES = ['none', 'opportunistic', 'required', 'verify'] as c
 export const ACTION_TYPES = ['mbox', 'maildir', 'lmtp', 'relay'] as const;
 /** Where local users' mail is stored. */
 export const MAILBOX_FORMATS = ['mbox', 'maildir'] as const;
+/** The oldest TLS version a listener offers. */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 /** What an LMTP action sends as RCPT TO: the local mailbox or the final address. */
 export const LMTP_RCPT_TO = ['mailbox', 'address'] as const;
 

@@ -6,10 +6,15 @@ import { basename } from 'node:path';
 
 type TableFiles = Record<string, { file?: string; files?: string[] }>;
 
+/** The files a table reads: `files`, else `file`, else none (inline entries). */
+export function tableFiles(t: { file?: string; files?: string[] }): string[] {
+  return t.files ?? (t.file ? [t.file] : []);
+}
+
 /** sha256 (16 hex digits) over [table, file base name, text] for every file the tables name, in name order. */
 export function tablesDigest(tables: TableFiles, text: (file: string) => string | undefined): string {
   const parts = Object.keys(tables)
     .sort()
-    .flatMap((name) => (tables[name].files ?? (tables[name].file ? [tables[name].file!] : [])).map((f) => [name, basename(f), text(f) ?? null]));
+    .flatMap((name) => tableFiles(tables[name]).map((f) => [name, basename(f), text(f) ?? null]));
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }

@@ -10,6 +10,7 @@ import { DomainSet } from './domains.ts';
 import { MappingTable, splitTargets, TableLineError } from './mapping.ts';
 import { parseSrsKeys, Srs } from './srs.ts';
 import { parseTableLines, type TableLine } from './table-file.ts';
+import { tableFiles } from './table-digest.ts';
 
 /** Every problem found in the tables, each `tables.<name>: <file>:<line>: <what>`. */
 export class TableError extends Error {
@@ -52,7 +53,7 @@ export interface Tables {
 
 /** Lines from the table's file(s), or its inline entries, each with where it came from for errors. */
 async function readLines(name: string, t: TableConfig, texts: Map<string, string>): Promise<(TableLine & { where: string })[]> {
-  const files = t.files ?? (t.file ? [t.file] : []);
+  const files = tableFiles(t);
   if (files.length) {
     const out: (TableLine & { where: string })[] = [];
     for (const file of files) {

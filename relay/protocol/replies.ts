@@ -41,7 +41,6 @@ export const Replies = {
   bareLineEndInCommand: reply(500, '5.5.2', 'Bare CR or LF in command; only CRLF ends a line (RFC 5321 2.3.8)'),
   bareLineEndInData: reply(554, '5.6.0', 'Message contains a bare CR or LF; only CRLF ends a line (RFC 5321 2.3.8), nothing queued'),
   tlsRequired: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
-  // neither confirms nor denies users (no address harvesting), as OpenSMTPD, and Postfix with disable_vrfy_command
   vrfyDisabled: reply(502, '5.5.1', 'VRFY command is disabled'),
   authRequired: reply(530, '5.7.0', 'Authentication required'),
   authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),

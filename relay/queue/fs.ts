@@ -164,6 +164,11 @@ export class QueueStore {
     }
   }
 
+  /** The free-space floor MAIL FROM's guard and /readyz's check both hold the queue to. */
+  get minFreeBytes(): number {
+    return this.opts.minFreeBytes;
+  }
+
   /** Cheap guard for MAIL FROM: is there room for more mail? Checked at most once a second. */
   async hasRoom(): Promise<boolean> {
     const now = Date.now();
@@ -171,7 +176,7 @@ export class QueueStore {
       this.freeCheckedAt = now;
       try {
         const s = await statfs(this.dir);
-        this.lowOnSpace = s.bavail * s.bsize < this.opts.minFreeBytes;
+        this.lowOnSpace = s.bavail * s.bsize < this.minFreeBytes;
       } catch {
         this.lowOnSpace = false;
       }

@@ -12,7 +12,7 @@
 // This leans on smtp-server internals (_createParser, _onCommand, _isSupported, send): tests/smtp cover each behaviour,
 // so an upgrade that changes them fails loudly.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { ENHANCED, Replies } from '../protocol/replies.ts';
+import { ENHANCED, Replies, type SmtpReply } from '../protocol/replies.ts';
 import { checkSyntax } from './syntax.ts';
 import { keepAddressAsSent } from './address.ts';
 import { LeadingDots } from './dots.ts';
@@ -107,27 +107,18 @@ export class StrictConnection extends SMTPConnection {
       // AUTH before TLS: refused with a reason, on every listener (smtp-server would offer and run it)
       const authBeforeTls = name === 'AUTH' && !this.secure && super._isSupported('AUTH');
       if (authBeforeTls || (policy.tlsRequired && !this.secure)) {
-        if (authBeforeTls || !BEFORE_TLS.has(name)) {
-          const r = Replies.tlsRequired;
-          this.send(r.code, `${r.status} ${r.text}`);
-          if (callback) setImmediate(callback);
-          return;
-        }
-      }
-      if (name === 'VRFY') {
-        const r = Replies.vrfyDisabled;
-        this.send(r.code, `${r.status} ${r.text}`);
-        if (callback) setImmediate(callback);
-        return;
+        if (authBeforeTls || !BEFORE_TLS.has(name)) return this.refuse(Replies.tlsRequired, callback);
       }
       const refused = checkSyntax(command, { auth: this._isSupported('AUTH') });
-      if (refused) {
-        this.send(refused.code, `${refused.status} ${refused.text}`);
-        if (callback) setImmediate(callback);
-        return;
-      }
+      if (refused) return this.refuse(refused, callback);
     }
     super._onCommand(command, callback);
+  }
+
+  /** Answers a refused command and takes the next one (the session stays open). */
+  private refuse(r: SmtpReply, callback?: () => void): void {
+    this.send(r.code, `${r.status} ${r.text}`);
+    if (callback) setImmediate(callback);
   }
 
   /** An A-label address stays as sent (address.ts). */

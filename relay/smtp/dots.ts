@@ -4,9 +4,9 @@
 // which the library unstuffs, nor the CR of the `.<CRLF>` terminator). Bytes
 // after the terminator (pipelined commands) pass untouched. A dot (or `.<CR>`) at the end of a chunk is
 // held back until the next chunk says what it is.
+import { CR, LF } from '../protocol/lines.ts';
+
 const DOT = 0x2e;
-const CR = 0x0d;
-const LF = 0x0a;
 
 export class LeadingDots {
   private carry: Buffer = Buffer.alloc(0);

@@ -50,9 +50,14 @@ function namesInCertificate(cert: X509Certificate): string[] {
   return [...names];
 }
 
+/** A selfSigned entry whose files do not exist yet: the relay creates them at start. */
+function needsCreating(p: PkiConfig): boolean {
+  return !!p.selfSigned && !(existsSync(p.cert) && existsSync(p.key));
+}
+
 /** Writes a self-signed certificate for the entry's hostnames when its files do not exist yet. */
 export async function ensureSelfSigned(p: PkiConfig): Promise<boolean> {
-  if (!p.selfSigned || (existsSync(p.cert) && existsSync(p.key))) return false;
+  if (!needsCreating(p)) return false;
   const names = p.hostnames?.length ? p.hostnames : [p.name];
   const pems = await generate([{ name: 'commonName', value: names[0] }], {
     // RSA: selfsigned's EC path fails on the asn1 schema in this dependency set, and every client speaks RSA
@@ -101,6 +106,6 @@ export async function loadPki(p: PkiConfig, tls: TlsConfig): Promise<LoadedPki> 
  */
 export async function loadPkiSet(entries: PkiConfig[], tls: TlsConfig, { create = true } = {}): Promise<PkiSet> {
   if (create) for (const p of entries) await ensureSelfSigned(p);
-  const present = create ? entries : entries.filter((p) => !p.selfSigned || (existsSync(p.cert) && existsSync(p.key)));
+  const present = create ? entries : entries.filter((p) => !needsCreating(p));
   return new PkiSet(await Promise.all(present.map((p) => loadPki(p, tls))));
 }

@@ -5,7 +5,7 @@
 //    (RFC 5321 4.1.1.11: 555 for an unknown one), which also catches junk after the address;
 //  - RSET and DATA take no argument, HELP none we could answer (RFC 5321 4.1.1.5, 4.1.1.4);
 //  - EHLO/HELO: the name is ASCII (a domain or an address literal, RFC 5321 4.1.1.1), no 8-bit bytes.
-import { reply, type SmtpReply } from '../protocol/replies.ts';
+import { Replies, reply, type SmtpReply } from '../protocol/replies.ts';
 
 /** What the session has advertised, which decides the parameters MAIL may carry. */
 export interface SyntaxContext {
@@ -37,6 +37,8 @@ export function checkSyntax(line: Buffer, ctx: SyntaxContext): SmtpReply | undef
   const text = line.toString('latin1');
   const verb = /^\S*/.exec(text)![0].toUpperCase();
   const rest = text.slice(verb.length);
+  // neither confirms nor denies users (no address harvesting), as OpenSMTPD, and Postfix with disable_vrfy_command
+  if (verb === 'VRFY') return Replies.vrfyDisabled;
   if (verb === 'EHLO' || verb === 'HELO') return hasEightBit(line) ? SyntaxReplies.heloNotAscii : undefined;
   if (NO_ARGUMENT.has(verb)) return rest.trim() ? SyntaxReplies.noArgument(verb) : undefined;
   if (verb === 'MAIL' || verb === 'RCPT') {

@@ -4,8 +4,6 @@ import type { SMTPServerSession } from 'smtp-server';
 import type { Envelope } from '../../queue/envelope.ts';
 import { rfc5322Date } from '../../protocol/dates.ts';
 
-/** RFC 5322 date-time in UTC, e.g. `Wed, 25 Nov 2026 22:07:45 +0000`. */
-
 function protocol(session: SMTPServerSession, authenticated: boolean): string {
   const esmtp = /^(EHLO|LHLO)$/i.test(session.openingCommand || '');
   return (esmtp ? 'ESMTP' : 'SMTP') + (session.secure ? 'S' : '') + (authenticated ? 'A' : '');
