@@ -11,7 +11,7 @@ const commands: Record<string, { run: Command; help: string }> = {
   check: { run: checkCommand, help: 'check --config FILE [--set …]                 validate a config, list every problem' },
   encrypt: { run: encryptCommand, help: 'encrypt [PASSWORD]                             hash a password for a credentials table (like smtpctl encrypt)' },
   queue: { run: queueCommand, help: 'queue ls|show ID|rm ID|hold ID|release ID|flush [ID] --config FILE [--json]' },
-  render: { run: async (a) => (await import('./render.ts')).renderCommand(a), help: 'render -f FILE|DIR … [-n NAMESPACE] [--config-only]  print the manifests kubemta objects produce (offline)' },
+  render: { run: async (a) => (await import('./render.ts')).renderCommand(a), help: 'render -f FILE|DIR … [-n NAMESPACE] [--config-only|--dns]  print the manifests (or DNS records) kubemta objects produce (offline)' },
   import: { run: async (a) => (await import('./import.ts')).importCommand(a), help: 'import smtpd.conf [--tables-dir DIR] [--namespace NS]  print kubemta objects reproducing an OpenSMTPD setup' },
   operator: { run: async (a) => (await import('./operator.ts')).operatorCommand(a), help: 'operator [--namespace NS] [--kubeconfig FILE] [--http-port 8080]   run the Kubernetes operator' },
 };

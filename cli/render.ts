@@ -1,11 +1,24 @@
 // `kubemta render -f FILE|DIR …`: the manifests a set of kubemta objects produces, offline, for review and
-// GitOps diffs. Problems go to stderr (exit 1); the manifests go to stdout as YAML documents.
+// GitOps diffs. Problems go to stderr (exit 1); the manifests go to stdout as YAML documents, or with
+// `--dns` each MailDomain's DNS records in zone-file syntax (what status.dnsRecords will say).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as yaml from 'js-yaml';
 import { render } from '../operator/render/render.ts';
 import { snapshotFromDocuments } from '../operator/render/documents.ts';
+import { zoneLines } from '../operator/render/dns-records.ts';
+import type { ServerRender } from '../operator/render/render.ts';
+
+/** One MailDomain's records as a zone-file block: what to publish, the MTA-STS policy to serve, what is left out. */
+function dnsBlock(d: ServerRender['dns'][number], namespace: string): string[] {
+  const name = `${d.domain.metadata.namespace ?? namespace}/${d.domain.metadata.name}`;
+  const lines = [`; MailDomain ${name}: DNS records (status.dnsRecords)`, ...zoneLines(d.records, d.domain.spec.dns.ttl)];
+  for (const n of d.notes) lines.push(`; note: ${n}`);
+  const policy = d.mtaStsPolicy?.trimEnd().split('\n');
+  if (policy && d.records.length) lines.push('; MTA-STS policy to serve at https://mta-sts.<domain>/.well-known/mta-sts.txt:', ...policy.map((l) => `;   ${l}`));
+  return lines;
+}
 
 function yamlFiles(path: string): string[] {
   if (path === '-') return ['-'];
@@ -23,6 +36,7 @@ export async function renderCommand(argv: string[]): Promise<number> {
       filename: { type: 'string', short: 'f', multiple: true },
       namespace: { type: 'string', short: 'n', default: 'default' },
       'config-only': { type: 'boolean', default: false },
+      dns: { type: 'boolean', default: false },
     },
   });
   if (!values.filename?.length) throw new Error('-f FILE|DIR is required (repeatable; - reads stdin)');
@@ -40,6 +54,11 @@ export async function renderCommand(argv: string[]): Promise<number> {
     for (const w of v.warnings) process.stderr.write(`${key}: warning: ${w}\n`);
   }
   const docsOut: string[] = [];
+  const zone = out.servers.flatMap((s) => s.dns.map((d) => dnsBlock(d, values.namespace!).join('\n') + '\n'));
+  if (values.dns) {
+    process.stdout.write(zone.join('\n'));
+    return failed ? 1 : 0;
+  }
   for (const s of out.servers) {
     if (values['config-only']) {
       if (s.configYaml) docsOut.push(`# MailServer ${s.key}: relay.yaml\n${s.configYaml}`);

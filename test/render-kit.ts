@@ -1,7 +1,9 @@
 // Builders for test objects and the seed snapshot (examples/seed/k8s/), shared by unit and cluster tests.
 import { readFileSync, readdirSync } from 'node:fs';
 import * as yaml from 'js-yaml';
-import { snapshotFromDocuments } from '../operator/render/documents.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { secretFromDocument, snapshotFromDocuments } from '../operator/render/documents.ts';
+import { dkimSecretManifest, type DkimKey } from '../operator/render/dkim-keys.ts';
 import type { Snapshot } from '../operator/render/snapshot.ts';
 import type { MailServer } from '../operator/api/mailserver.ts';
 import type { Listener } from '../operator/api/listener.ts';
@@ -48,4 +50,14 @@ export function manyUsers(count: number, domain = 'example-org'): { users: Virtu
   const data: Record<string, Buffer> = {};
   for (let i = 0; i < count; i++) data[`user${i}`] = Buffer.from(DEMO_HASH);
   return { users, secret: { metadata: { name: 'user-hashes' }, data } };
+}
+
+/** The DKIM key Secrets the operator would have generated for every MailDomain (one Ed25519 key each, signing). */
+export function withOperatorDkimKeys(s: Snapshot): Snapshot {
+  for (const d of s.mailDomains) {
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const key: DkimKey = { selector: 'kubemta-1-ed25519', algorithm: 'ed25519', n: 1, created: '2026-01-01T00:00:00Z', signing: '2026-01-01T00:00:00Z' };
+    s.secrets.push(secretFromDocument(dkimSecretManifest({ apiVersion: api, metadata: { name: d.metadata.name } }, d.spec.mailServerRef.name, [key], new Map([[key.selector, pem]]))));
+  }
+  return s;
 }

@@ -1,8 +1,9 @@
 // MailDomain: domains a MailServer accepts mail for and how it delivers it
 // (`accept from any for domain 'example.org' virtual <virtusers> deliver to mbox`,
 //  `accept from any for domain <domains> virtual <users> deliver to mbox`).
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, DomainPattern, LocalRef, StringEnum, Target } from './fields.ts';
+import { DomainDnsSpec, DnsRecordSchema } from './domain-dns.ts';
 import { defineKind, type KubeObject } from './kind.ts';
 import { ACTION_TYPES, LMTP_RCPT_TO } from '../../relay/config/index.ts';
 
@@ -34,6 +35,7 @@ export const MailDomainSpec = Type.Object({
     default: 100,
     description: 'Rule order among the server\'s MailDomains (lower first; then exact domains before wildcards, then name). The first matching rule decides.',
   }),
+  ...DomainDnsSpec,
 });
 
 export const MailDomainStatus = Type.Object({
@@ -41,6 +43,19 @@ export const MailDomainStatus = Type.Object({
   users: Type.Optional(Type.Integer()),
   domains: Type.Optional(Type.String({ description: 'spec.domains as one comma-separated string, for kubectl get.' })),
   warnings: Type.Optional(Type.Array(Type.String())),
+  dnsRecords: Type.Optional(Type.Array(DnsRecordSchema, { description: 'The DNS records each domain needs (not wildcards), computed from the objects; TXT values in zone-file form, split into 255-octet strings.' })),
+  mtaStsPolicy: Type.Optional(Type.String({ description: 'The MTA-STS policy to serve at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461).' })),
+  dkim: Type.Optional(
+    Type.Object(
+      {
+        secretName: Type.Optional(Type.String({ description: 'The Secret the operator generated the keys into (owned by this MailDomain).' })),
+        signing: Type.Optional(Type.String({ description: 'The selectors outbound mail is signed with now, comma-separated.' })),
+        published: Type.Optional(Type.String({ description: 'Every selector in dnsRecords (signing, waiting to sign, or retiring), comma-separated.' })),
+        nextRotation: Type.Optional(Type.String({ description: 'When the next key is generated (spec.dkim.rotation.every).' })),
+      },
+      { description: 'The domain\'s DKIM keys by selector; never the keys themselves.' },
+    ),
+  ),
 });
 
 export const MailDomainKind = defineKind({
@@ -59,3 +74,4 @@ export const MailDomainKind = defineKind({
 });
 
 export type MailDomain = KubeObject<typeof MailDomainSpec, typeof MailDomainStatus>;
+export type MailDomainSpecT = Static<typeof MailDomainSpec>;

@@ -18,6 +18,8 @@ export const Resources = {
   PkiCert: crd(PkiCertKind),
   MailDomain: crd(MailDomainKind),
   VirtualUser: crd(VirtualUserKind),
+  /** external-dns's record set (its crd source): written for MailDomains with spec.dns.publish: external-dns. */
+  DNSEndpoint: { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', kind: 'DNSEndpoint' },
   ...CoreResources,
 } as const satisfies Record<string, Resource>;
 

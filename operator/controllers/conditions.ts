@@ -40,6 +40,9 @@ export function statusFromVerdict(current: Status | undefined, v: Verdict, gener
   for (const type of ['Reconciling', 'Stalled']) {
     conditions = type === progress ? setCondition(conditions, { type, status: 'True', reason: v.reason, message }, generation, now) : conditions.filter((c) => c.type !== type);
   }
+  for (const [type, c] of Object.entries(v.conditions ?? {})) {
+    conditions = c ? setCondition(conditions, { type, ...c }, generation, now) : conditions.filter((x) => x.type !== type);
+  }
   const fields = Object.fromEntries(Object.entries(v.status).filter(([, x]) => x !== undefined));
   return { ...fields, observedGeneration: generation, conditions };
 }

@@ -7,6 +7,7 @@ import type { Verdict } from '../render/snapshot.ts';
 import type { Validation } from '../api/validate.ts';
 import type { EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import type { DomainDnsState } from './domain-dns-state.ts';
 
 export const FIELD_MANAGER = 'kubemta-operator';
 
@@ -23,7 +24,9 @@ export interface ControllerContext {
   /** Validation results by cached object (render's memo: the caches replace objects, never change them). */
   validated: WeakMap<object, Validation>;
   /** Queue a member's status write (kind, `ns/name`). */
-  enqueue: (kind: 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser', key: string) => void;
+  enqueue: (kind: 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser' | 'DkimKeys' | 'DomainDns', key: string) => void;
+  /** What the DNS check found per MailDomain, for its status and its key rotation. */
+  domainDns: DomainDnsState;
   now: () => Date;
   /** By server `ns/name`: the volumes hash last handed to its pods (nudge.ts; empty after a restart). */
   nudged: Map<string, string>;

@@ -16,6 +16,10 @@ import { OperatorMetrics } from './metrics.ts';
 import { reconcileMailServer } from './mailserver.ts';
 import { reconcileListener, reconcileMailDomain, reconcileVirtualUser } from './members.ts';
 import { PKI_LABEL, reconcilePkiCert } from './pkicert.ts';
+import { reconcileDkimKeys } from './dkim-keys.ts';
+import { reconcileDomainDns } from './domain-dns.ts';
+import { emptyDomainDnsState } from './domain-dns-state.ts';
+import { MAILDOMAIN_LABEL } from '../render/dkim-keys.ts';
 import { serverKeyOf } from './snapshot.ts';
 import { STALL_AFTER_MS } from './rollout.ts';
 import { Resources } from '../api/resources.ts';
@@ -39,6 +43,10 @@ export interface ManagerOptions {
 
 type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';
 const KINDS: Kind[] = ['MailServer', 'Listener', 'PkiCert', 'MailDomain', 'VirtualUser'];
+/** Queues of the MailDomain's own controllers, keyed by MailDomain like its status queue. */
+type DomainQueue = 'DkimKeys' | 'DomainDns';
+type Queue = Kind | DomainQueue;
+const QUEUES: Queue[] = [...KINDS, 'DkimKeys', 'DomainDns'];
 
 function specChanged(e: WatchEvent<KubeObjectLike>, old: KubeObjectLike | undefined): boolean {
   if (e.type !== 'MODIFIED' || !old) return true;
@@ -47,7 +55,7 @@ function specChanged(e: WatchEvent<KubeObjectLike>, old: KubeObjectLike | undefi
 
 export class Manager {
   readonly ctx: ControllerContext;
-  readonly queues: Record<Kind, WorkQueue>;
+  readonly queues: Record<Queue, WorkQueue>;
   private readonly opts: ManagerOptions;
   private readonly elector: LeaderElector | undefined;
   private http: Server | undefined;
@@ -75,8 +83,8 @@ export class Manager {
       PersistentVolumeClaim: new Informer(client, Resources.PersistentVolumeClaim, { namespace: ns, labelSelector: managed, log }),
       PodDisruptionBudget: new Informer(client, Resources.PodDisruptionBudget, { namespace: ns, labelSelector: managed, log }),
     } satisfies Record<CachedKind, Informer>;
-    const metrics = new OperatorMetrics(KINDS);
-    this.queues = Object.fromEntries(KINDS.map((k) => [k, new WorkQueue()])) as Record<Kind, WorkQueue>;
+    const metrics = new OperatorMetrics(QUEUES);
+    this.queues = Object.fromEntries(QUEUES.map((k) => [k, new WorkQueue()])) as Record<Queue, WorkQueue>;
     this.ctx = {
       client,
       informers,
@@ -92,6 +100,7 @@ export class Manager {
       stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
       notLoaded: new Map(),
       statusWritten: new Map(),
+      domainDns: emptyDomainDnsState(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;
@@ -131,6 +140,7 @@ export class Manager {
         this.queues[kind].add(key);
       });
     }
+    this.wireDomainEvents();
     informers.Secret.on((e, old) => {
       const s = e.object;
       const ns = s.metadata.namespace;
@@ -154,6 +164,31 @@ export class Manager {
     }
   }
 
+  /**
+   * A MailDomain's key and DNS controllers: its keys follow its spec, its server's (relayFrom decides
+   * whether it sends mail out) and its key Secret; its DNS check and DNSEndpoint follow its dnsRecords.
+   */
+  private wireDomainEvents(): void {
+    const { informers } = this.ctx;
+    const keyOf = (o: KubeObjectLike) => `${o.metadata.namespace}/${o.metadata.name}`;
+    const records = (o: KubeObjectLike | undefined) => JSON.stringify((o?.status as { dnsRecords?: unknown } | undefined)?.dnsRecords ?? null);
+    informers.MailDomain.on((e, old) => {
+      const key = keyOf(e.object);
+      if (specChanged(e, old)) this.queues.DkimKeys.add(key);
+      if (specChanged(e, old) || records(e.object) !== records(old)) this.queues.DomainDns.add(key);
+    });
+    informers.MailServer.on((e, old) => {
+      if (!specChanged(e, old)) return;
+      for (const d of informers.MailDomain.list(e.object.metadata.namespace)) {
+        if ((d.spec as { mailServerRef?: { name?: string } }).mailServerRef?.name === e.object.metadata.name) this.queues.DkimKeys.add(keyOf(d));
+      }
+    });
+    informers.Secret.on((e) => {
+      const d = e.object.metadata.labels?.[MAILDOMAIN_LABEL];
+      if (d) this.queues.DkimKeys.add(`${e.object.metadata.namespace}/${d}`);
+    });
+  }
+
   /** Whether any kubemta object in the namespace names this Secret. */
   private secretReferenced(ns: string | undefined, name: string): boolean {
     const i = this.ctx.informers;
@@ -163,13 +198,15 @@ export class Manager {
     return [...i.Listener.list(ns), ...i.VirtualUser.list(ns), ...i.MailServer.list(ns)].some((o) => refs(o).includes(needle));
   }
 
-  private reconciler(kind: Kind): Reconcile {
+  private reconciler(kind: Queue): Reconcile {
     const fn = {
       MailServer: reconcileMailServer,
       Listener: reconcileListener,
       PkiCert: reconcilePkiCert,
       MailDomain: reconcileMailDomain,
       VirtualUser: reconcileVirtualUser,
+      DkimKeys: reconcileDkimKeys,
+      DomainDns: reconcileDomainDns,
     }[kind] as (ctx: ControllerContext, key: string) => Promise<{ requeueAfterMs?: number } | void>;
     return async (key) => {
       const end = this.ctx.metrics.duration.startTimer({ kind });
@@ -220,10 +257,10 @@ export class Manager {
     if (this.working) return;
     this.working = true;
     const workers = this.opts.workers ?? 4;
-    for (const kind of KINDS) {
+    for (const kind of QUEUES) {
       const q = (this.queues[kind] = new WorkQueue());
       // start work after the full list: every object gets one turn
-      const informerKind = kind;
+      const informerKind = kind === 'DkimKeys' || kind === 'DomainDns' ? 'MailDomain' : kind;
       for (const o of this.ctx.informers[informerKind].list(this.opts.namespace)) q.add(`${o.metadata.namespace}/${o.metadata.name}`);
       this.running.push(
         q.run(this.reconciler(kind), kind === 'MailServer' || kind === 'PkiCert' ? 2 : workers, (key, err) =>

@@ -6,6 +6,7 @@ import type { KubeObjectLike } from '../kube/client.ts';
 import type { ControllerContext } from './context.ts';
 import { renderNamespace, serverKeyOf } from './snapshot.ts';
 import { writeStatus } from './status.ts';
+import { DNS_READY } from './domain-dns-state.ts';
 
 type MemberKind = 'Listener' | 'MailDomain' | 'VirtualUser';
 
@@ -31,7 +32,10 @@ function memberReconciler(kind: MemberKind) {
       cached = ctx.verdicts.get(objectKey(kind, ns, name));
       if (!cached) return;
     }
-    await writeStatus(ctx, kind, obj as KubeObjectLike, cached.verdict);
+    // a MailDomain's DNSReady comes from the DNS check (dns-records.ts), written here with the rest
+    const dns = kind === 'MailDomain' ? ctx.domainDns.conditions.get(key) : undefined;
+    const verdict = kind === 'MailDomain' && cached.verdict.ready !== 'held' ? { ...cached.verdict, conditions: { [DNS_READY]: dns ?? null } } : cached.verdict;
+    await writeStatus(ctx, kind, obj as KubeObjectLike, verdict);
   };
 }
 

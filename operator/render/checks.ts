@@ -11,6 +11,7 @@ import { parseTableLines } from '../../relay/lookup/table-file.ts';
 import { parseSrsKeys, SRS_MIN_KEY_LENGTH } from '../../relay/lookup/srs.ts';
 import { algorithmOf } from '../../relay/deliver/dkim.ts';
 import { isLoopback } from '../api/validate.ts';
+import { serverDkim, dkimSecretName } from './dkim-keys.ts';
 import { Reasons, type Kind, type Reason, type RenderOptions, type SecretData } from './snapshot.ts';
 
 export interface ServerGroup {
@@ -243,8 +244,15 @@ const usernamesUnique: Check = (g) => {
   return out;
 };
 
+/** A MailDomain whose DKIM keys the operator keeps waits for their Secret (it is generated at once). */
+const domainDkimKeys: Check = (g) =>
+  g.options.requirePkiSecrets
+    ? serverDkim(g).missing.map((d) => ({ kind: 'MailDomain' as const, name: d.metadata.name, reason: Reasons.SecretNotFound, message: `spec.dkim: waiting for the operator to generate the key Secret "${dkimSecretName(d.metadata.name)}"` }))
+    : [];
+
 export const checks: Check[] = [
   serverSrsKeyValid,
+  domainDkimKeys,
   serverOutboundSecrets,
   listenerPkiExists,
   listenerCredentialsExist,

@@ -7,11 +7,12 @@ export function emptySnapshot(): Snapshot {
   return { mailServers: [], listeners: [], pkiCerts: [], mailDomains: [], virtualUsers: [], secrets: [] };
 }
 
-export function secretFromDocument(doc: { metadata: { name: string; namespace?: string }; type?: string; data?: Record<string, string>; stringData?: Record<string, string> }): SecretData {
+export function secretFromDocument(doc: { metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; type?: string; data?: Record<string, string>; stringData?: Record<string, string> }): SecretData {
   const data: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(doc.data ?? {})) data[k] = Buffer.from(v, 'base64');
   for (const [k, v] of Object.entries(doc.stringData ?? {})) data[k] = Buffer.from(v, 'utf8');
-  return { metadata: { name: doc.metadata.name, namespace: doc.metadata.namespace }, type: doc.type, data };
+  const annotations = doc.metadata.annotations;
+  return { metadata: { name: doc.metadata.name, namespace: doc.metadata.namespace, ...(annotations ? { annotations } : {}) }, type: doc.type, data };
 }
 
 const listOf: Record<string, keyof Omit<Snapshot, 'secrets'>> = {

@@ -5,11 +5,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { render } from './render.ts';
-import { seedSnapshot } from '../../test/render-kit.ts';
+import { seedSnapshot, withOperatorDkimKeys } from '../../test/render-kit.ts';
 import type { Snapshot } from './snapshot.ts';
 
 function withDkim(key: string | null): Snapshot {
-  const s = seedSnapshot();
+  const s = withOperatorDkimKeys(seedSnapshot());
   s.mailServers[0].spec.outbound = {
     ...s.mailServers[0].spec.outbound,
     smarthost: 'smtp://smarthost.example.net:587',

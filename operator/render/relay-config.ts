@@ -7,6 +7,7 @@ import type { VirtualUser } from '../api/virtualuser.ts';
 import { parseTableLines } from '../../relay/lookup/table-file.ts';
 import { containerPortOf, loginName, secretKey, userKeys, type ServerGroup } from './checks.ts';
 import { listText, relayName, tableText, type TableFile } from './table-shards.ts';
+import { sendsMailOut, serverDkim } from './dkim-keys.ts';
 
 export const Paths = {
   configDir: '/etc/kubemta/config',
@@ -14,6 +15,8 @@ export const Paths = {
   tablesDir: '/etc/kubemta/tables',
   pkiDir: '/etc/kubemta/pki',
   secretsDir: '/etc/kubemta/secrets',
+  /** The DKIM keys the operator generates (operator/render/dkim-keys.ts), one file per selector. */
+  dkimDir: '/etc/kubemta/dkim',
   queueMount: '/var/spool/kubemta',
   mailMount: '/var/lib/kubemta/mail',
   tmp: '/tmp',
@@ -135,13 +138,16 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     rules.push({ name, from: 'any', for: forClause, virtual, action: name });
   }
   const relayFrom = s.outbound.relayFrom;
-  const needRelay = relayFrom.authenticated || relayFrom.tags?.length || relayFrom.networks?.length;
-  if (needRelay) actions.relay = { type: 'relay' };
+  if (sendsMailOut(g.server)) actions.relay = { type: 'relay' };
   for (const tag of relayFrom.tags ?? []) rules.push({ name: `relay-tag-${tag}`, from: 'any', tag, for: 'any', action: 'relay' });
   if (relayFrom.authenticated) rules.push({ name: 'relay-authenticated', from: 'any', auth: true, for: 'any', action: 'relay' });
   if (relayFrom.networks?.length) rules.push({ name: 'relay-networks', from: { networks: relayFrom.networks }, for: 'any', action: 'relay' });
 
   const o = s.outbound;
+  const dkim = [
+    ...(o.dkim ?? []).map((k) => ({ domain: k.domain, selector: k.selector, keyFile: `${Paths.secretsDir}/dkim-${k.selector}.${k.domain}.key` })),
+    ...[...serverDkim(g).byDomain].flatMap(([domain, k]) => k.signing.map((x) => ({ domain, selector: x.selector, keyFile: `${Paths.dkimDir}/${x.file}` }))),
+  ];
   const outbound: Record<string, unknown> = {
     family: o.family,
     tls: o.tls,
@@ -152,7 +158,7 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     ...(o.smarthost && o.smarthostAuth
       ? { smarthostAuth: [{ host: new URL(o.smarthost).host, username: o.smarthostAuth.username, passwordFile: `${Paths.secretsDir}/smarthost-password` }] }
       : {}),
-    ...(o.dkim?.length ? { dkim: o.dkim.map((k) => ({ domain: k.domain, selector: k.selector, keyFile: `${Paths.secretsDir}/dkim-${k.selector}.${k.domain}.key` })) } : {}),
+    ...(dkim.length ? { dkim } : {}),
     ...(o.srs
       ? { srs: { domain: o.srs.domain ?? s.hostname, keyFile: `${Paths.secretsDir}/srs-key`, ...(o.srs.maxAgeDays ? { maxAgeDays: o.srs.maxAgeDays } : {}) } }
       : {}),

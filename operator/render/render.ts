@@ -16,6 +16,8 @@ import type { VirtualUser } from '../api/virtualuser.ts';
 import { checks, containerPortOf, domainWarnings, serviceNameOf, type ServerGroup } from './checks.ts';
 import { Paths, renderRelayConfig } from './relay-config.ts';
 import { packTables, type Packing } from './table-shards.ts';
+import { dkimWanted, exactDomains, serverDkim } from './dkim-keys.ts';
+import { domainRecords, type DomainRecords } from './dns-records.ts';
 import { claims, configMap, disruptionBudget, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
 import { byAge, defaultRenderOptions, objectKey, Reasons, WaitingReasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
 
@@ -28,6 +30,8 @@ export interface ServerRender {
   config?: Config;
   configYaml?: string;
   manifests: Manifest[];
+  /** Each of the server's MailDomains' DNS records (status.dnsRecords). */
+  dns: (DomainRecords & { domain: MailDomain })[];
 }
 
 export interface RenderOutput {
@@ -172,7 +176,8 @@ function renderServer(ctx: RenderContext, server: MailServer): ServerRender {
   const problems = [...out.problems, ...held];
   const isHeld = problems.length > 0;
   setServerVerdicts(ctx, good, { isHeld, reason, problems, onlyWaiting, ownReason: checked.ownReason, hashes: out.config ? { configHash: out.configHash, tablesHash: out.tablesHash } : {} });
-  return { key: `${nsOf(ctx, server)}/${server.metadata.name}`, server, held: isHeld, problems, config: out.config, configYaml: out.configYaml, manifests: out.manifests };
+  const dns = setDomainRecords(ctx, group);
+  return { key: `${nsOf(ctx, server)}/${server.metadata.name}`, server, held: isHeld, problems, config: out.config, configYaml: out.configYaml, manifests: out.manifests, dns };
 }
 
 /** The server's valid members, and the invalid objects that name it (or one of its domains): they hold it. */
@@ -285,6 +290,24 @@ function setServerVerdicts(ctx: RenderContext, good: ServerGroup, s: { isHeld: b
     ctx.verdicts.set(keyOf(ctx, d), s.isHeld ? heldVerdict(w) : verdict(true, Reasons.Ready, `${count} user(s)`, { users: count, warnings: w }, w));
   }
   for (const u of good.users) ctx.verdicts.set(keyOf(ctx, u), s.isHeld ? heldVerdict() : verdict(true, Reasons.Ready, 'in the relay\'s tables', { mailServer: name }));
+}
+
+/** Every MailDomain of the server gets its DNS records into its status, held or not: they say what to publish. */
+function setDomainRecords(ctx: RenderContext, group: ServerGroup): ServerRender['dns'] {
+  const dkim = serverDkim(group);
+  const published = new Map([...dkim.byDomain].map(([domain, k]) => [domain, k.published]));
+  const listedBy = new Map<string, string>();
+  return group.domains.map((d) => {
+    const domains = exactDomains(d).filter((x) => !listedBy.has(x));
+    const r = domainRecords(d, domains, group.server, group.listeners, published);
+    for (const x of exactDomains(d)) if (listedBy.has(x)) r.notes.push(`${x}: its records are listed by MailDomain "${listedBy.get(x)}"`);
+    for (const x of domains) listedBy.set(x, d.metadata.name);
+    if (dkimWanted(d, group.server) && domains.length && !r.records.some((x) => x.purpose === 'dkim')) r.notes.push('DKIM: the operator generates the key in the cluster; its record appears in status.dnsRecords');
+    const v = ctx.verdicts.get(keyOf(ctx, d));
+    const keys = dkim.status.get(d.metadata.name);
+    if (v) v.status = { ...v.status, dnsRecords: r.records, ...(r.mtaStsPolicy ? { mtaStsPolicy: r.mtaStsPolicy } : {}), ...(keys ? { dkim: keys } : {}) };
+    return { ...r, domain: d };
+  });
 }
 
 /** kubectl get columns read these: a list printed as `a,b`, not as JSON. */

@@ -10,7 +10,7 @@ import { relayReadsTableParts } from './table-shards.ts';
 
 /** A Secret as render needs it: name and decoded data. Its content never leaves render except into tables. */
 export interface SecretData {
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
   type?: string;
   data: Record<string, Buffer>;
 }
@@ -110,6 +110,8 @@ export interface Verdict {
   status: Record<string, unknown>;
   /** ready false only while waiting (WaitingReasons): Reconciling=True and a Normal event, not Stalled and a Warning. */
   waiting?: boolean;
+  /** Conditions besides Ready/Reconciling/Stalled, set by other controllers (DNSReady); null removes one. */
+  conditions?: Record<string, { status: 'True' | 'False' | 'Unknown'; reason: string; message: string } | null>;
 }
 
 export type Kind = 'MailServer' | 'Listener' | 'PkiCert' | 'MailDomain' | 'VirtualUser';

@@ -14,7 +14,7 @@ import { volumesOf } from '../controllers/nudge.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import { render, type ServerRender } from './render.ts';
 import { Paths } from './relay-config.ts';
-import { seedSnapshot } from '../../test/render-kit.ts';
+import { seedSnapshot, withOperatorDkimKeys } from '../../test/render-kit.ts';
 import type { Snapshot } from './snapshot.ts';
 
 const KEY = 'first-srs-secret-0123456789';
@@ -36,6 +36,7 @@ function only(s: Snapshot): { out: ReturnType<typeof render>; server: ServerRend
   for (const name of ['post-tls', 'mail-tls']) {
     if (!s.secrets.some((x) => x.metadata.name === name)) s.secrets.push({ metadata: { name }, data: { 'tls.crt': Buffer.from('x'), 'tls.key': Buffer.from('x') } });
   }
+  if (!s.secrets.some((x) => x.metadata.name.endsWith('-dkim'))) withOperatorDkimKeys(s);
   const out = render(s, { requirePkiSecrets: true });
   assert.equal(out.servers.length, 1);
   return { out, server: out.servers[0] };

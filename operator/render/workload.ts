@@ -8,6 +8,7 @@ import type { Listener } from '../api/listener.ts';
 import { API_VERSION } from '../api/kind.ts';
 import { containerPortOf, serviceNameOf, type ServerGroup } from './checks.ts';
 import { Paths } from './relay-config.ts';
+import { serverDkim } from './dkim-keys.ts';
 import type { Slot } from './table-shards.ts';
 
 export interface Manifest {
@@ -203,6 +204,7 @@ function podSpec(g: ServerGroup, tableSlots: number) {
     const r = s.outbound.srs.keySecretRef;
     secretItems.push({ name: r.name, items: [{ key: r.key, path: 'srs-key' }] });
   }
+  const dkimSecrets = serverDkim(g).secrets;
   const volumes: unknown[] = [
     { name: 'config', configMap: { name: `${name}-config` } },
     { name: 'tables', projected: { defaultMode: 0o440, sources: Array.from({ length: tableSlots }, (_, i) => ({ secret: { name: tableSecretName(g.server, i) } })) } },
@@ -221,6 +223,9 @@ function podSpec(g: ServerGroup, tableSlots: number) {
         ]
       : []),
     ...(secretItems.length ? [{ name: 'secrets', projected: { defaultMode: 0o440, sources: secretItems.map((x) => ({ secret: x })) } }] : []),
+    // every key of the operator's DKIM Secrets (file names are unique across them): a rotation adds and
+    // removes files, never a volume, so it restarts nothing
+    ...(dkimSecrets.length ? [{ name: 'dkim', projected: { defaultMode: 0o440, sources: dkimSecrets.map((name) => ({ secret: { name } })) } }] : []),
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
     ...(s.replicas > 1 ? [] : [
       { name: 'queue', persistentVolumeClaim: { claimName: `${name}-queue` } },
@@ -232,6 +237,7 @@ function podSpec(g: ServerGroup, tableSlots: number) {
     { name: 'tables', mountPath: Paths.tablesDir, readOnly: true },
     ...(pkiNames.length ? [{ name: 'pki', mountPath: Paths.pkiDir, readOnly: true }] : []),
     ...(secretItems.length ? [{ name: 'secrets', mountPath: Paths.secretsDir, readOnly: true }] : []),
+    ...(dkimSecrets.length ? [{ name: 'dkim', mountPath: Paths.dkimDir, readOnly: true }] : []),
     { name: 'tmp', mountPath: Paths.tmp },
     { name: 'queue', mountPath: Paths.queueMount },
     { name: 'mail', mountPath: Paths.mailMount },
