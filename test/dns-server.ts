@@ -7,7 +7,8 @@ export interface ZoneEntry {
   mx?: [preference: number, exchange: string][];
   a?: string[];
   aaaa?: string[];
-  txt?: string[];
+  /** One TXT record each; an array is one record of several character-strings (a long DKIM key). */
+  txt?: (string | string[])[];
   servfail?: boolean;
 }
 

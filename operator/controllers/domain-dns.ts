@@ -113,7 +113,8 @@ export async function reconcileDomainDns(ctx: ControllerContext, key: string): P
   const v = validateObject(structuredClone(raw));
   if (!v.ok) return;
   const d = v.object as MailDomain;
-  const records = ((raw.status as { dnsRecords?: DnsRecord[] } | undefined)?.dnsRecords ?? []);
+  const records = (raw.status as { dnsRecords?: DnsRecord[] } | undefined)?.dnsRecords;
+  if (!records) return; // not rendered yet: its first status brings us back
   await publish(ctx, raw, d, records, key);
   const wait = await check(ctx, raw, d, records, key);
   return wait === undefined ? undefined : { requeueAfterMs: wait };
