@@ -70,6 +70,8 @@ export const MailDomainKind = defineKind({
     { name: 'Domains', type: 'string', jsonPath: '.status.domains' },
     { name: 'Server', type: 'string', jsonPath: '.spec.mailServerRef.name' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
+    { name: 'DKIM', type: 'string', jsonPath: '.status.dkim.signing', priority: 1 },
+    { name: 'DNS', type: 'string', jsonPath: '.status.conditions[?(@.type=="DNSReady")].status', priority: 1 },
   ],
 });
 
