@@ -32,7 +32,15 @@ await manager.start();
 try {
   const doc = readFileSync('examples/internet/shop.yaml', 'utf8').replace('check: {}                    # DNSReady: resolve the records with the cluster\'s DNS every 10m', `check: { resolver: "${dns.server}", interval: 5s }`);
   writeFileSync(join(out, 'shop.yaml'), doc);
-  save('01-apply.txt', 'kubectl apply -n shop -f examples/internet/shop.yaml', kubectl('apply', '-n', NS, '-f', join(out, 'shop.yaml')));
+  // kubectl validates against the API server's OpenAPI, which lags a CRD update by a few seconds
+  const applied = await until('kubectl apply accepted', async () => {
+    try {
+      return kubectl('apply', '-n', NS, '-f', join(out, 'shop.yaml'));
+    } catch {
+      return undefined;
+    }
+  }, 60_000, 2000);
+  save('01-apply.txt', 'kubectl apply -n shop -f examples/internet/shop.yaml', applied);
   const md = () => admin.get<KubeObjectLike & { status?: { dnsRecords?: DnsRecord[]; conditions?: { type: string; status: string; reason: string }[] } }>(Resources.MailDomain, NS, 'shop');
   await until('DNSReady False naming the DKIM records too', async () => (await md()).status?.conditions?.some((c) => c.type === 'DNSReady' && c.reason === 'RecordsMissing' && (c as { message?: string }).message?.includes('_domainkey')), 60_000);
   save('02-get.txt', 'kubectl get -n shop maildomain -o wide', kubectl('get', '-n', NS, 'maildomain', '-o', 'wide'));

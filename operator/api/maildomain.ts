@@ -45,17 +45,12 @@ export const MailDomainStatus = Type.Object({
   warnings: Type.Optional(Type.Array(Type.String())),
   dnsRecords: Type.Optional(Type.Array(DnsRecordSchema, { description: 'The DNS records each domain needs (not wildcards), computed from the objects; TXT values in zone-file form, split into 255-octet strings.' })),
   mtaStsPolicy: Type.Optional(Type.String({ description: 'The MTA-STS policy to serve at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461).' })),
-  dkim: Type.Optional(
-    Type.Object(
-      {
-        secretName: Type.Optional(Type.String({ description: 'The Secret the operator generated the keys into (owned by this MailDomain).' })),
-        signing: Type.Optional(Type.String({ description: 'The selectors outbound mail is signed with now, comma-separated.' })),
-        published: Type.Optional(Type.String({ description: 'Every selector in dnsRecords (signing, waiting to sign, or retiring), comma-separated.' })),
-        nextRotation: Type.Optional(Type.String({ description: 'When the next key is generated (spec.dkim.rotation.every).' })),
-      },
-      { description: 'The domain\'s DKIM keys by selector; never the keys themselves.' },
-    ),
-  ),
+  // flat fields, not an object: the 1.20 API server's server-side apply leaves a removed object as null,
+  // which the schema then refuses (seen when a MailDomain's server is deleted)
+  dkimSecretName: Type.Optional(Type.String({ description: 'The Secret the operator generated the DKIM keys into (owned by this MailDomain); never the keys themselves.' })),
+  dkimSigning: Type.Optional(Type.String({ description: 'The DKIM selectors outbound mail is signed with now, comma-separated.' })),
+  dkimPublished: Type.Optional(Type.String({ description: 'Every DKIM selector in dnsRecords (signing, waiting to sign, or retiring), comma-separated.' })),
+  dkimNextRotation: Type.Optional(Type.String({ description: 'When the next DKIM key is generated (spec.dkim.rotation.every).' })),
 });
 
 export const MailDomainKind = defineKind({
@@ -70,7 +65,7 @@ export const MailDomainKind = defineKind({
     { name: 'Domains', type: 'string', jsonPath: '.status.domains' },
     { name: 'Server', type: 'string', jsonPath: '.spec.mailServerRef.name' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
-    { name: 'DKIM', type: 'string', jsonPath: '.status.dkim.signing', priority: 1 },
+    { name: 'DKIM', type: 'string', jsonPath: '.status.dkimSigning', priority: 1 },
     { name: 'DNS', type: 'string', jsonPath: '.status.conditions[?(@.type=="DNSReady")].status', priority: 1 },
   ],
 });

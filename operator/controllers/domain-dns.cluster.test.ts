@@ -32,7 +32,7 @@ import { makeResolver } from './dns-check.ts';
 
 const CRD: Resource = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
 const EXTERNAL_DNS_CRD = new URL('../../test/fixtures/external-dns-crd.yaml', import.meta.url).pathname;
-type Domain = KubeObjectLike & { spec: Record<string, any>; status?: { dnsRecords?: DnsRecord[]; dkim?: { signing?: string; published?: string; secretName?: string }; conditions?: { type: string; status: string; reason: string; message: string }[] } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Domain = KubeObjectLike & { spec: Record<string, any>; status?: { dnsRecords?: DnsRecord[]; dkimSigning?: string; dkimPublished?: string; dkimSecretName?: string; conditions?: { type: string; status: string; reason: string; message: string }[] } }; // eslint-disable-line @typescript-eslint/no-explicit-any
 const api = 'kubemta.io/v1alpha1';
 
 /** The zone a DNS admin would publish from dnsRecords (TXT as its strings, MX as preference and host). */
@@ -216,15 +216,15 @@ describe('MailDomain DNS records and DKIM keys on a real API server', { skip: cl
       const d = await domain('shop');
       await admin.apply(Resources.MailDomain, ns, { apiVersion: api, kind: 'MailDomain', metadata: { name: 'shop' }, spec: { ...d.spec, dkim: { ...d.spec.dkim, rotation: { every: '20s', publishFor: '3s', overlap: '12s' } } } }, 'kubectl', { force: true });
       const pending = await until('kubemta-2 published, still signing with kubemta-1', async () => {
-        const x = (await domain('shop')).status?.dkim;
-        return x?.published?.includes('kubemta-2-rsa') ? x : undefined;
+        const x = (await domain('shop')).status;
+        return x?.dkimPublished?.includes('kubemta-2-rsa') ? x : undefined;
       }, 60_000, 100);
-      assert.equal(pending.signing, 'kubemta-1-rsa,kubemta-1-ed25519', JSON.stringify(pending));
+      assert.equal(pending.dkimSigning, 'kubemta-1-rsa,kubemta-1-ed25519', JSON.stringify(pending));
       const during = await until('kubemta-2 signs, kubemta-1 still published', async () => {
-        const x = (await domain('shop')).status?.dkim;
-        return x?.signing === 'kubemta-2-rsa,kubemta-2-ed25519' ? x : undefined;
+        const x = (await domain('shop')).status;
+        return x?.dkimSigning === 'kubemta-2-rsa,kubemta-2-ed25519' ? x : undefined;
       }, 60_000, 100);
-      assert.deepEqual(during.published!.split(',').sort(), ['kubemta-1-ed25519', 'kubemta-1-rsa', 'kubemta-2-ed25519', 'kubemta-2-rsa']);
+      assert.deepEqual(during.dkimPublished!.split(',').sort(), ['kubemta-1-ed25519', 'kubemta-1-rsa', 'kubemta-2-ed25519', 'kubemta-2-rsa']);
       await until('the ConfigMap signs with kubemta-2', async () => (await admin.get<KubeObjectLike & { data: Record<string, string> }>(Resources.ConfigMap, ns, 'out-config')).data['relay.yaml'].includes('kubemta-2-rsa.shop.key') || undefined, 30_000);
       assert.ok(!(await admin.get<KubeObjectLike & { data: Record<string, string> }>(Resources.ConfigMap, ns, 'out-config')).data['relay.yaml'].includes('kubemta-1-rsa.shop.key'), 'the old key no longer signs');
       const fresh = await relayedMail('after the switch');
@@ -233,8 +233,8 @@ describe('MailDomain DNS records and DKIM keys on a real API server', { skip: cl
       const ep = await admin.get<KubeObjectLike & { spec: { endpoints: { dnsName: string }[] } }>(Resources.DNSEndpoint, ns, 'shop-dns');
       assert.ok(ep.spec.endpoints.some((e) => e.dnsName === 'kubemta-1-rsa._domainkey.shop.example') && ep.spec.endpoints.some((e) => e.dnsName === 'kubemta-2-rsa._domainkey.shop.example'));
       await until('kubemta-1 retired after the overlap', async () => {
-        const x = (await domain('shop')).status?.dkim;
-        return x && !x.published?.includes('kubemta-1') ? x : undefined;
+        const x = (await domain('shop')).status;
+        return x?.dkimPublished && !x.dkimPublished.includes('kubemta-1') ? x : undefined;
       }, 60_000, 200);
       const keys = Object.keys(await secretData('shop-dkim')).sort();
       assert.ok(!keys.some((k) => k.startsWith('kubemta-1-')), keys.join(', '));
@@ -256,6 +256,14 @@ describe('MailDomain DNS records and DKIM keys on a real API server', { skip: cl
     const events = (await admin.list<KubeObjectLike & { message: string }>(Resources.Event, ns)).items.map((e) => e.message).join('\n');
     for (const text of [statuses, events]) assert.doesNotMatch(text, /PRIVATE KEY|MII[A-Za-z0-9+/]{20,}.*PRIVATE/);
     assert.match(events, /DKIM key kubemta-2-rsa signs now/);
+    // its server deleted, the MailDomain follows it: the status loses its records and DKIM fields
+    await admin.delete(Resources.MailServer, ns, 'out');
+    const follows = await until('shop follows its deleted server', async () => {
+      const x = await domain('shop');
+      return condition(x, 'Ready')?.reason === 'MailServerNotFound' ? x : undefined;
+    }, 30_000);
+    assert.equal(follows.status?.dnsRecords, undefined);
+    assert.equal(follows.status?.dkimSigning, undefined);
     const used = [...op.client.permissionsUsed].filter((p) => p.startsWith('externaldns.k8s.io/')).sort();
     assert.deepEqual(used, ['externaldns.k8s.io/dnsendpoints create', 'externaldns.k8s.io/dnsendpoints delete', 'externaldns.k8s.io/dnsendpoints patch']);
   });

@@ -163,7 +163,7 @@ export function planRotation(d: MailDomain, current: DkimKey[], now: number, vis
   return { keys, generate, changes, ...(due.length ? { nextAt: Math.min(...due) } : {}) };
 }
 
-/** When the next key is due to be generated (status.dkim.nextRotation). */
+/** When the next key is due to be generated (status.dkimNextRotation). */
 export function nextRotation(d: MailDomain, keys: DkimKey[]): string | undefined {
   const every = d.spec.dkim.rotation?.every;
   if (!every) return undefined;
@@ -185,7 +185,7 @@ export interface ServerDkim {
   secrets: string[];
   /** MailDomains that want keys and have no key Secret yet. */
   missing: MailDomain[];
-  /** By MailDomain name: status.dkim. */
+  /** By MailDomain name: its status.dkim* fields. */
   status: Map<string, Record<string, string>>;
 }
 
@@ -222,10 +222,10 @@ export function serverDkim(g: ServerGroup): ServerDkim {
     for (const x of mine) out.byDomain.set(x, entry);
     const next = nextRotation(d, keys);
     out.status.set(name, {
-      secretName,
-      signing: entry.signing.map((k) => k.selector).join(','),
-      published: entry.published.map((k) => k.selector).join(','),
-      ...(next ? { nextRotation: next } : {}),
+      dkimSecretName: secretName,
+      dkimSigning: entry.signing.map((k) => k.selector).join(','),
+      dkimPublished: entry.published.map((k) => k.selector).join(','),
+      ...(next ? { dkimNextRotation: next } : {}),
     });
   }
   return out;

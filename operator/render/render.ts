@@ -305,7 +305,7 @@ function setDomainRecords(ctx: RenderContext, group: ServerGroup): ServerRender[
     if (dkimWanted(d, group.server) && domains.length && !r.records.some((x) => x.purpose === 'dkim')) r.notes.push('DKIM: the operator generates the key in the cluster; its record appears in status.dnsRecords');
     const v = ctx.verdicts.get(keyOf(ctx, d));
     const keys = dkim.status.get(d.metadata.name);
-    if (v) v.status = { ...v.status, dnsRecords: r.records, ...(r.mtaStsPolicy ? { mtaStsPolicy: r.mtaStsPolicy } : {}), ...(keys ? { dkim: keys } : {}) };
+    if (v) v.status = { ...v.status, dnsRecords: r.records, ...(r.mtaStsPolicy ? { mtaStsPolicy: r.mtaStsPolicy } : {}), ...keys };
     return { ...r, domain: d };
   });
 }
