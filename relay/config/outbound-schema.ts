@@ -78,11 +78,12 @@ export const concurrencySchema = (options: { default?: object; description?: str
     { ...strict, description: 'How many outbound connections may be open at once.', ...options },
   );
 
-export const MaxMessagesPerConnection = Type.Integer({
-  minimum: 1,
-  default: 100,
-  description: 'Transactions on one connection before it is closed and a fresh one opened (OpenSMTPD max-mail-per-session 100; Postfix smtp_connection_reuse_count_limit).',
-});
+export const maxMessagesPerConnectionSchema = (options: { default?: number } = {}) =>
+  Type.Integer({
+    minimum: 1,
+    description: 'Transactions on one connection before it is closed and a fresh one opened; default 100 (OpenSMTPD max-mail-per-session 100; Postfix smtp_connection_reuse_count_limit).',
+    ...options,
+  });
 
 export const retrySchema = (options: { default?: object; description?: string } = {}) =>
   Type.Object(
@@ -128,7 +129,7 @@ export const OutboundSchema = Type.Object(
     greetingTimeoutSeconds: Seconds(60, 'Waiting for the 220 greeting and the TLS handshake.'),
     commandTimeoutSeconds: Seconds(300, 'Waiting for any reply once connected (RFC 5321 4.5.3.2 asks for minutes).'),
     idleSeconds: Seconds(5, 'How long a connection stays open for reuse by the next mail to the same destination.'),
-    maxMessagesPerConnection: MaxMessagesPerConnection,
+    maxMessagesPerConnection: maxMessagesPerConnectionSchema({ default: 100 }),
     retry: retrySchema({ default: {} }),
     queueLifetimeSeconds: Seconds(4 * 86400, 'A recipient still undelivered this long after the mail arrived fails (4.4.7) and is bounced (smtpd.conf `queue ttl`, Postfix maximal_queue_lifetime).'),
     delayWarningSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Send one "delayed" DSN to the sender when a recipient is still pending this long (Postfix delay_warning_time); off when absent.' })),
