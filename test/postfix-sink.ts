@@ -76,7 +76,9 @@ export async function startPostfixSink(opts: PostfixSinkOptions = {}): Promise<P
     });
     return true;
   }, 5000, 50);
-  await until('the probe session to end', () => events.some((e) => e.kind === 'disconnect'), 5000);
+  await until('the probe session', () => events.some((e) => e.kind === 'connect'), 5000);
+  // smtp-sink logs no disconnect for a session it refused at CONNECT (-Q CONNECT)
+  if (!opts.closeWith421?.some((c) => c.toUpperCase() === 'CONNECT')) await until('the probe session to end', () => events.some((e) => e.kind === 'disconnect'), 5000);
   events.length = 0;
 
   const sessions = (): SinkSession[] => {

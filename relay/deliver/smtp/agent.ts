@@ -15,8 +15,7 @@ import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
 import { MtaStsCache } from './mta-sts.ts';
 import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
-import { DestinationConnections } from './connections.ts';
-import type { Cause } from './feedback.ts';
+import { DestinationConnections, Unreachable } from './connections.ts';
 import { greylisted, Paused, postponed, throttled } from './waits.ts';
 import { remoteDetail } from '../diagnostic.ts';
 import { stricter, tlsPolicyFor } from './tls-policy.ts';
@@ -34,15 +33,6 @@ export interface AgentHost {
 
 /** An address that refused a connection is tried last for this long (Postfix: a dead-host cache). */
 const DEAD_MS = 60_000;
-
-/** No host of a destination took a connection (each one's reply or error is in the message). */
-class NoConnection extends Error {
-  readonly why: Cause;
-  constructor(message: string, why: Cause) {
-    super(message);
-    this.why = why;
-  }
-}
 
 export class SmtpAgent implements DeliveryAgent {
   readonly name = 'smtp';
@@ -157,11 +147,12 @@ export class SmtpAgent implements DeliveryAgent {
     for (let attempt = 0; ; attempt++) {
       let client: SmtpClient;
       try {
-        client = await this.pool.acquire(dest.key, () => this.connect(dest, plan, log), variant);
+        client = await this.pool.acquire(dest.key, () => this.connect(dest, plan, log), variant, log);
       } catch (err) {
         if (err instanceof Paused) return postponed(rcpts, dest, err.pause);
         const outcomes = deferAll(rcpts, `4.4.1 ${(err as Error).message}`);
-        return err instanceof NoConnection ? throttled(outcomes, dest, this.pool.throttle(dest.key, err.why, log)) : outcomes;
+        const pause = err instanceof Unreachable && this.pool.paused(dest.key);
+        return pause ? throttled(outcomes, dest, pause) : outcomes;
       }
       const reused = client.messages > 0;
       const message = signature ? Readable.from(prepend(signature, content())) : content();
@@ -234,7 +225,7 @@ export class SmtpAgent implements DeliveryAgent {
       }
     }
     const message = `no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`;
-    throw new NoConnection(message, { after: last, detail: `4.4.1 ${message}` });
+    throw new Unreachable(message, { after: last, detail: `4.4.1 ${message}` });
   }
 
   private async credentials(host: string, port: number): Promise<{ user: string; pass: string } | undefined> {

@@ -7,6 +7,15 @@ import { DestinationFeedback, type Cause, type Pause } from './feedback.ts';
 import { ConnectionPool, type Pooled } from './pool.ts';
 import { Paused } from './waits.ts';
 
+/** No host of a destination took a session: `create` throws this to have the destination throttled. */
+export class Unreachable extends Error {
+  readonly why: Cause;
+  constructor(message: string, why: Cause) {
+    super(message);
+    this.why = why;
+  }
+}
+
 export class DestinationConnections<C extends Pooled> {
   private readonly feedback: DestinationFeedback;
   private readonly pool: ConnectionPool<C>;
@@ -26,9 +35,21 @@ export class DestinationConnections<C extends Pooled> {
     );
   }
 
-  /** A connection to `dest` (reused or new); throws `Paused` while the destination is paused. */
-  acquire(dest: string, create: () => Promise<C>, variant: string): Promise<C> {
-    return this.pool.acquire(dest, create, variant);
+  /**
+   * A connection to `dest` (reused or new); throws `Paused` while the destination is paused. When
+   * `create` throws `Unreachable`, the destination is throttled before its slot is given back, so the
+   * mail woken for that slot already finds it paused instead of trying once more.
+   */
+  acquire(dest: string, create: () => Promise<C>, variant: string, log: Logger): Promise<C> {
+    return this.pool.acquire(
+      dest,
+      () =>
+        create().catch((err: unknown) => {
+          if (err instanceof Unreachable) this.throttle(dest, err.why, log);
+          throw err;
+        }),
+      variant,
+    );
   }
 
   release(dest: string, conn: C, reusable: boolean, variant: string): void {
@@ -49,6 +70,10 @@ export class DestinationConnections<C extends Pooled> {
       this.pool.wake(dest);
     }
     return pause;
+  }
+
+  paused(dest: string): Pause | undefined {
+    return this.feedback.paused(dest);
   }
 
   /** Ends every pause (`kubemta queue flush`). */

@@ -137,6 +137,28 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
     );
   });
 
+  it('a destination that greets with 421 gets its initial window of connections, then none until the pause ends', async (ctx) => {
+    let sink!: PostfixSink;
+    await withRelay(
+      { 'full.test': { mx: [[10, 'mx.full.test']] }, 'mx.full.test': { a: ['127.0.0.1'] } },
+      async (port) => [(sink = await startPostfixSink({ port, closeWith421: ['CONNECT'] }))],
+      { concurrency: { initialPerDestination: 2 }, retry: { minSeconds: 3, maxSeconds: 6 } },
+      async (t) => {
+        await sendAll(t.port('plain'), mailsTo(12, 'full.test'));
+        const queued = () => t.relay.relay.queue.list().map((m) => m.state.recipients[0]);
+        await until('every mail deferred or postponed', () => queued().length === 12 && queued().every((r) => r.waiting?.kind === 'throttled'), 10_000);
+        const first = sink.connects()[0];
+        // every mail has been looked at; any new connection now would be inside the pause
+        await until('the pause to be seen from the peer', () => Date.now() > first + 1500, 3000);
+        assert.ok(sink.connects().length <= 2, `${sink.connects().length} connections were opened; the window was 2`);
+        const rows = queued();
+        assert.ok(rows.every((r) => r.waiting?.kind === 'throttled' && r.waiting.after.startsWith('421 ')), JSON.stringify(rows[0]));
+        assert.ok(rows.filter((r) => r.attempts === 0).length >= 10, 'the mails behind them were postponed, not tried');
+        ctx.diagnostic(`${sink.connects().length} connection(s) to a destination greeting 421 for 12 mails; ${rows.filter((r) => r.attempts === 0).length} mails postponed without an attempt`);
+      },
+    );
+  });
+
   it('retries a greylisted recipient after retry.greylistSeconds, not sooner, and delivers the other recipients at once', async (ctx) => {
     const seen = new Map<string, number>();
     const rcptAt: number[] = [];
