@@ -100,6 +100,14 @@ export class SmtpAgent implements DeliveryAgent {
       g.rcpts.set(route.address, [...(g.rcpts.get(route.address) ?? []), index]);
       groups.set(key, g);
     }
+    // a paused destination is not tried: nothing to sign or look up for it
+    for (const [key, g] of groups) {
+      const pause = this.pool.paused(g.dest.key);
+      if (!pause) continue;
+      outcomes.push(...postponed(g.rcpts, g.dest, pause));
+      groups.delete(key);
+    }
+    if (!groups.size) return outcomes;
     let signature = '';
     try {
       signature = await this.dkim.sign(this.outbound.dkim, mail.envelope.from, content);
