@@ -137,12 +137,12 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
     );
   });
 
-  it('a destination that greets with 421 gets its initial window of connections, then none until the pause ends', async (ctx) => {
+  it('a destination that greets with 421 gets its initial window of connections, then none until the pause ends or kubemta queue flush', async (ctx) => {
     let sink!: PostfixSink;
     await withRelay(
       { 'full.test': { mx: [[10, 'mx.full.test']] }, 'mx.full.test': { a: ['127.0.0.1'] } },
       async (port) => [(sink = await startPostfixSink({ port, closeWith421: ['CONNECT'] }))],
-      { concurrency: { initialPerDestination: 2 }, retry: { minSeconds: 3, maxSeconds: 6 } },
+      { concurrency: { initialPerDestination: 2 }, retry: { minSeconds: 10, maxSeconds: 20 } },
       async (t) => {
         await sendAll(t.port('plain'), mailsTo(12, 'full.test'));
         const queued = () => t.relay.relay.queue.list().map((m) => m.state.recipients[0]);
@@ -155,6 +155,12 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
         assert.ok(rows.every((r) => r.waiting?.kind === 'throttled' && r.waiting.after.startsWith('421 ')), JSON.stringify(rows[0]));
         assert.ok(rows.filter((r) => r.attempts === 0).length >= 10, 'the mails behind them were postponed, not tried');
         ctx.diagnostic(`${sink.connects().length} connection(s) to a destination greeting 421 for 12 mails; ${rows.filter((r) => r.attempts === 0).length} mails postponed without an attempt`);
+        // an operator's flush of the whole queue ends the pause (Postfix's postqueue -f does too)
+        const before = sink.connects().length;
+        const flush = await run(KUBEMTA, ['queue', 'flush', '--config', t.file]);
+        assert.equal(flush.code, 0, flush.stderr);
+        await until('a new connection after the flush', () => sink.connects().length > before, 5000);
+        assert.ok(Date.now() < first + 9000, 'before the pause (≥ 9 s) would have ended');
       },
     );
   });
