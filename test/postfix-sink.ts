@@ -66,19 +66,26 @@ export async function startPostfixSink(opts: PostfixSinkOptions = {}): Promise<P
     }
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // ready once a probe session is seen to start and end; the probe is then forgotten
-  await until(`smtp-sink on ${address}:${port}`, async () => {
-    if (child.exitCode !== null) throw new Error(`smtp-sink exited with ${child.exitCode}`);
-    await new Promise<void>((resolve, reject) => {
-      const s = connect(port, address);
-      s.once('connect', () => (s.destroy(), resolve()));
-      s.once('error', reject);
-    });
-    return true;
-  }, 5000, 50);
-  await until('the probe session', () => events.some((e) => e.kind === 'connect'), 5000);
-  // smtp-sink logs no disconnect for a session it refused at CONNECT (-Q CONNECT)
-  if (!opts.closeWith421?.some((c) => c.toUpperCase() === 'CONNECT')) await until('the probe session to end', () => events.some((e) => e.kind === 'disconnect'), 5000);
+  // ready once a probe session is seen to start (and end); the probe is then forgotten. A sink that never
+  // gets ready is stopped here, since no caller holds it to close.
+  try {
+    await until(`smtp-sink on ${address}:${port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`smtp-sink exited with ${child.exitCode}`);
+      await new Promise<void>((resolve, reject) => {
+        const s = connect(port, address);
+        s.once('connect', () => (s.destroy(), resolve()));
+        s.once('error', reject);
+      });
+      return true;
+    }, 5000, 50);
+    await until('the probe session', () => events.some((e) => e.kind === 'connect'), 5000);
+    // smtp-sink logs no disconnect for a session it refused at CONNECT (-Q CONNECT)
+    if (!opts.closeWith421?.some((c) => c.toUpperCase() === 'CONNECT')) await until('the probe session to end', () => events.some((e) => e.kind === 'disconnect'), 5000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
   events.length = 0;
 
   const sessions = (): SinkSession[] => {

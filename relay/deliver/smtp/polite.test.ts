@@ -38,23 +38,25 @@ function relayConfig(dns: TestDns, port: number, outbound: Record<string, unknow
   });
 }
 
+/** Peers (`keep` each as it starts), a DNS server and a relay for `body`; all stopped afterwards, whatever failed. */
 async function withRelay(
   zone: Parameters<typeof startDns>[0],
-  sinks: (port: number) => Promise<{ close(): Promise<void> }[]>,
+  sinks: (port: number, keep: <P extends { close(): Promise<void> }>(peer: P) => P) => Promise<unknown>,
   outbound: Record<string, unknown>,
   body: (t: Awaited<ReturnType<typeof startTestRelay>>, port: number) => Promise<void>,
 ): Promise<void> {
   const { dir, cleanup } = await tempDir();
-  const port = await freePort();
-  const peers = await sinks(port);
-  const dns = await startDns(zone);
-  const t = await startTestRelay(dir, relayConfig(dns, port, outbound));
+  const stops: (() => Promise<void>)[] = [cleanup];
   try {
+    const port = await freePort();
+    await sinks(port, (peer) => (stops.unshift(() => peer.close()), peer));
+    const dns = await startDns(zone);
+    stops.unshift(() => dns.close());
+    const t = await startTestRelay(dir, relayConfig(dns, port, outbound));
+    stops.unshift(() => t.relay.stop());
     await body(t, port);
   } finally {
-    await t.relay.stop();
-    await Promise.all([...peers.map((p) => p.close()), dns.close()]);
-    await cleanup();
+    for (const stop of stops) await stop();
   }
 }
 
@@ -65,7 +67,7 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
     let sink!: PostfixSink;
     await withRelay(
       { 'many.test': { mx: [[10, 'mx.many.test']] }, 'mx.many.test': { a: ['127.0.0.1'] } },
-      async (port) => [(sink = await startPostfixSink({ port }))],
+      async (port, keep) => (sink = keep(await startPostfixSink({ port }))),
       { concurrency: { perDestination: 4, initialPerDestination: 2 } },
       async (t, _port) => {
         await sendAll(t.port('plain'), mailsTo(60, 'many.test'));
@@ -82,7 +84,7 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
     let sink!: PostfixSink;
     await withRelay(
       { 'reuse.test': { mx: [[10, 'mx.reuse.test']] }, 'mx.reuse.test': { a: ['127.0.0.1'] } },
-      async (port) => [(sink = await startPostfixSink({ port }))],
+      async (port, keep) => (sink = keep(await startPostfixSink({ port }))),
       // one connection at a time: the peer's log then says exactly which mail went over which session
       { concurrency: { perDestination: 1 }, maxMessagesPerConnection: 7, idleSeconds: 0.5 },
       async (t) => {
@@ -106,7 +108,11 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
         'calm.test': { mx: [[10, 'mx.calm.test']] },
         'mx.calm.test': { a: ['127.0.0.1'] },
       },
-      async (port) => [(busy = await startPostfixSink({ address: '127.0.0.2', port, closeWith421: ['RCPT'] })), (calm = await startPostfixSink({ port })), { close: async () => after?.close() }],
+      async (port, keep) => {
+        busy = keep(await startPostfixSink({ address: '127.0.0.2', port, closeWith421: ['RCPT'] }));
+        calm = keep(await startPostfixSink({ port }));
+        keep({ close: async () => after?.close() });
+      },
       // initial window 1: exactly one connection finds out about the 421; pauses of 5-10 s (±10%)
       { concurrency: { initialPerDestination: 1 }, retry: { minSeconds: 5, maxSeconds: 10 } },
       async (t, port) => {
@@ -141,7 +147,7 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
     let sink!: PostfixSink;
     await withRelay(
       { 'full.test': { mx: [[10, 'mx.full.test']] }, 'mx.full.test': { a: ['127.0.0.1'] } },
-      async (port) => [(sink = await startPostfixSink({ port, closeWith421: ['CONNECT'] }))],
+      async (port, keep) => (sink = keep(await startPostfixSink({ port, closeWith421: ['CONNECT'] }))),
       { concurrency: { initialPerDestination: 2 }, retry: { minSeconds: 10, maxSeconds: 20 } },
       async (t) => {
         await sendAll(t.port('plain'), mailsTo(12, 'full.test'));
@@ -171,8 +177,8 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
     let sink!: Awaited<ReturnType<typeof startSink>>;
     await withRelay(
       { 'grey.test': { mx: [[10, 'mx.grey.test']] }, 'mx.grey.test': { a: ['127.0.0.1'] }, 'open.test': { mx: [[10, 'mx.grey.test']] } },
-      async (port) => [
-        (sink = await startSink({
+      async (port, keep) => {
+        sink = keep(await startSink({
           port,
           // a greylist: the first RCPT of a recipient is refused, and every one in the next 3 s
           rcpt: (a) => {
@@ -181,8 +187,8 @@ describe('relay/deliver/smtp: a polite client', { skip }, () => {
             const first = seen.get(a) ?? (seen.set(a, Date.now()), Date.now());
             return Date.now() - first < 3000 ? [451, '4.7.1 greylisted, try again later'] : undefined;
           },
-        })),
-      ],
+        }));
+      },
       // the plain backoff would come back after 0.2 s, 0.4 s, 0.4 s, …: five refusals before the greylist lets go
       { retry: { minSeconds: 0.2, maxSeconds: 0.4, greylistSeconds: 4 } },
       async (t) => {
