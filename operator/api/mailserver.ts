@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
-import { MAILBOX_FORMATS, TLS_POLICIES } from '../../relay/config/index.ts';
+import { concurrencySchema, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
   Type.Object(
@@ -37,6 +37,9 @@ export const OutboundSpec = Type.Object(
       ),
     ),
     mtaSts: Type.Boolean({ default: false, description: 'Enforce MTA-STS policies (RFC 8461).' }),
+    concurrency: Type.Optional(concurrencySchema({ description: 'Outbound connections at once, in all and per destination (the relay\'s outbound.concurrency); its defaults when absent.' })),
+    maxMessagesPerConnection: Type.Optional(maxMessagesPerConnectionSchema()),
+    retry: Type.Optional(retrySchema({ description: 'Retry backoff, pauses of throttled destinations and the greylisting delay (the relay\'s outbound.retry); its defaults when absent.' })),
     dkim: Type.Optional(
       Type.Array(
         Type.Object({

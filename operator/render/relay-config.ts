@@ -148,6 +148,9 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     mtaSts: o.mtaSts,
     ...(o.heloName ? { heloName: o.heloName } : {}),
     ...(o.tlsPolicies?.length ? { tlsPolicies: o.tlsPolicies } : {}),
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    ...(o.maxMessagesPerConnection ? { maxMessagesPerConnection: o.maxMessagesPerConnection } : {}),
+    ...(o.retry ? { retry: o.retry } : {}),
     ...(o.smarthost ? { smarthost: o.smarthost } : {}),
     ...(o.smarthost && o.smarthostAuth
       ? { smarthostAuth: [{ host: new URL(o.smarthost).host, username: o.smarthostAuth.username, passwordFile: `${Paths.secretsDir}/smarthost-password` }] }

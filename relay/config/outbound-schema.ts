@@ -55,6 +55,54 @@ export const SrsSchema = Type.Object(
   },
 );
 
+// The polite client (OpenSMTPD `limit mta`, Postfix's per-destination settings). Exported as builders so
+// the MailServer CRD (operator/api/mailserver.ts) carries the very same fields, defaults and limits.
+
+export const concurrencySchema = (options: { default?: object; description?: string } = {}) =>
+  Type.Object(
+    {
+      total: Type.Integer({ minimum: 1, default: 100, description: 'Outbound connections open at once, in total (Postfix default_process_limit).' }),
+      perDestination: Type.Integer({
+        minimum: 1,
+        default: 20,
+        description:
+          'Connections open at once to one destination: a recipient domain (all its MX hosts together) or a smarthost (Postfix default_destination_concurrency_limit 20; OpenSMTPD max-conn-per-domain).',
+      }),
+      initialPerDestination: Type.Integer({
+        minimum: 1,
+        default: 5,
+        description:
+          'Connections a destination starts with; each cohort of deliveries that went well adds one, up to perDestination, and a 421 or a destination that takes no connection halves it (Postfix initial_destination_concurrency 5).',
+      }),
+    },
+    { ...strict, description: 'How many outbound connections may be open at once.', ...options },
+  );
+
+export const maxMessagesPerConnectionSchema = (options: { default?: number } = {}) =>
+  Type.Integer({
+    minimum: 1,
+    description: 'Transactions on one connection before it is closed and a fresh one opened; default 100 (OpenSMTPD max-mail-per-session 100; Postfix smtp_connection_reuse_count_limit).',
+    ...options,
+  });
+
+export const retrySchema = (options: { default?: object; description?: string } = {}) =>
+  Type.Object(
+    {
+      minSeconds: Seconds(60, 'First retry delay; doubles per attempt (Postfix minimal_backoff_time). Also the first pause of a throttled destination.'),
+      maxSeconds: Seconds(3600, 'Longest retry delay, and longest pause of a throttled destination (Postfix maximal_backoff_time).'),
+      greylistSeconds: Seconds(
+        300,
+        'A recipient deferred with 450 or 451 (greylisting\'s replies) is retried no sooner than this: greylisting servers typically let a sender back in after 1 to 5 minutes.',
+      ),
+    },
+    {
+      ...strict,
+      description:
+        'Backoff after a temporary failure, with ±10% jitter. A destination that answers 421 or takes no connection is paused on this schedule too: no new connection to it until the pause ends.',
+      ...options,
+    },
+  );
+
 export const OutboundSchema = Type.Object(
   {
     family: literals(FAMILIES, { default: 'any', description: 'Address family for outbound connections (smtpd.conf `limit mta inet4`).' }),
@@ -76,25 +124,13 @@ export const OutboundSchema = Type.Object(
     smarthost: Type.Optional(Type.String({ description: 'Send all onward mail through this host: smtp://host:port or smtps://host:port.' })),
     smarthostAuth: Type.Array(SmarthostAuthSchema, { default: [], description: 'AUTH credentials per smarthost.' }),
     srs: Type.Optional(SrsSchema),
-    concurrency: Type.Object(
-      {
-        total: Type.Integer({ minimum: 1, default: 100, description: 'Outbound connections open at once, in total.' }),
-        perDestination: Type.Integer({ minimum: 1, default: 20, description: 'Outbound connections open at once to one destination (domain or smarthost).' }),
-      },
-      { ...strict, default: {} },
-    ),
+    concurrency: concurrencySchema({ default: {} }),
     connectTimeoutSeconds: Seconds(30, 'TCP connect, per address tried.'),
     greetingTimeoutSeconds: Seconds(60, 'Waiting for the 220 greeting and the TLS handshake.'),
     commandTimeoutSeconds: Seconds(300, 'Waiting for any reply once connected (RFC 5321 4.5.3.2 asks for minutes).'),
     idleSeconds: Seconds(5, 'How long a connection stays open for reuse by the next mail to the same destination.'),
-    maxMessagesPerConnection: Type.Integer({ minimum: 1, default: 1000, description: 'Transactions on one connection before it is closed and a fresh one opened.' }),
-    retry: Type.Object(
-      {
-        minSeconds: Seconds(60, 'First retry delay; doubles per attempt.'),
-        maxSeconds: Seconds(3600, 'Longest retry delay.'),
-      },
-      { ...strict, default: {}, description: 'Backoff after a temporary failure, with ±10% jitter.' },
-    ),
+    maxMessagesPerConnection: maxMessagesPerConnectionSchema({ default: 100 }),
+    retry: retrySchema({ default: {} }),
     queueLifetimeSeconds: Seconds(4 * 86400, 'A recipient still undelivered this long after the mail arrived fails (4.4.7) and is bounced (smtpd.conf `queue ttl`, Postfix maximal_queue_lifetime).'),
     delayWarningSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Send one "delayed" DSN to the sender when a recipient is still pending this long (Postfix delay_warning_time); off when absent.' })),
     deliveryThread: Type.Boolean({ default: true, description: 'Run onward SMTP delivery on its own thread, so intake and delivery use two cores.' }),

@@ -65,7 +65,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
         port: mx1.port,
         family: 'inet4',
         tls: 'opportunistic',
-        retry: { minSeconds: 0.2, maxSeconds: 0.4 },
+        retry: { minSeconds: 0.2, maxSeconds: 0.4, greylistSeconds: 0.2 },
         connectTimeoutSeconds: 2,
         idleSeconds: 1,
       },
@@ -232,7 +232,7 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
         smarthostAuth: [{ host: 'smart.test', username: 'relay', passwordFile: 'smarthost.pw' }],
         tlsPolicies: [{ domain: 'smart.test', tls: 'verify' }],
         caFile: 'ca.pem',
-        retry: { minSeconds: 0.2, maxSeconds: 0.4 },
+        retry: { minSeconds: 0.2, maxSeconds: 0.4, greylistSeconds: 0.2 },
         dkim: [
           { domain: 'signed.test', selector: 'rsa', keyFile: 'rsa.key' },
           { domain: 'signed.test', selector: 'ed', keyFile: 'ed.key' },

@@ -15,7 +15,9 @@ import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
 import { MtaStsCache } from './mta-sts.ts';
 import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
-import { ConnectionPool } from './pool.ts';
+import { DestinationConnections, Unreachable } from './connections.ts';
+import { greylisted, Paused, postponed, throttled } from './waits.ts';
+import { remoteDetail } from '../diagnostic.ts';
 import { stricter, tlsPolicyFor } from './tls-policy.ts';
 
 interface Plan {
@@ -35,7 +37,7 @@ const DEAD_MS = 60_000;
 export class SmtpAgent implements DeliveryAgent {
   readonly name = 'smtp';
   private readonly relay: AgentHost;
-  private readonly pool: ConnectionPool<SmtpClient>;
+  private readonly pool: DestinationConnections<SmtpClient>;
   private readonly dkim = new DkimSigner();
   private readonly srs = new SrsKeys();
   private readonly dead = new Map<string, number>();
@@ -45,10 +47,7 @@ export class SmtpAgent implements DeliveryAgent {
 
   constructor(relay: AgentHost) {
     this.relay = relay;
-    this.pool = new ConnectionPool(() => {
-      const o = this.outbound;
-      return { total: o.concurrency.total, perDestination: o.concurrency.perDestination, idleMs: o.idleSeconds * 1000 };
-    });
+    this.pool = new DestinationConnections(() => this.outbound);
   }
 
   private get config(): Config {
@@ -101,6 +100,14 @@ export class SmtpAgent implements DeliveryAgent {
       g.rcpts.set(route.address, [...(g.rcpts.get(route.address) ?? []), index]);
       groups.set(key, g);
     }
+    // a paused destination is not tried: nothing to sign or look up for it
+    for (const [key, g] of groups) {
+      const pause = this.pool.paused(g.dest.key);
+      if (!pause) continue;
+      outcomes.push(...postponed(g.rcpts, g.dest, pause));
+      groups.delete(key);
+    }
+    if (!groups.size) return outcomes;
     let signature = '';
     try {
       signature = await this.dkim.sign(this.outbound.dkim, mail.envelope.from, content);
@@ -143,33 +150,51 @@ export class SmtpAgent implements DeliveryAgent {
     const envelope = { from, to: [...rcpts.keys()], size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime' };
     const max = this.outbound.maxMessagesPerConnection;
     // connections are shared only under the same TLS policy: a plaintext one never serves a `required` mail
-    const slot = `${dest.key} tls=${plan.tls}`;
+    const variant = `tls=${plan.tls}`;
     // a reused connection may have been closed by the server since: one more try on a fresh one
     for (let attempt = 0; ; attempt++) {
       let client: SmtpClient;
       try {
-        client = await this.pool.acquire(slot, () => this.connect(dest, plan, log));
+        client = await this.pool.acquire(dest.key, () => this.connect(dest, plan, log), variant, log);
       } catch (err) {
-        return deferAll(rcpts, `4.4.1 ${(err as Error).message}`);
+        if (err instanceof Paused) return postponed(rcpts, dest, err.pause);
+        const outcomes = deferAll(rcpts, `4.4.1 ${(err as Error).message}`);
+        const pause = err instanceof Unreachable && this.pool.paused(dest.key);
+        return pause ? throttled(outcomes, dest, pause) : outcomes;
       }
       const reused = client.messages > 0;
       const message = signature ? Readable.from(prepend(signature, content())) : content();
       try {
         const info = await client.send(envelope, message);
-        this.pool.release(slot, client, client.messages < max);
+        this.pool.release(dest.key, client, client.messages < max, variant);
+        this.pool.wentWell(dest.key);
         log.debug({ mta: client.name, tls: client.secure, rcpts: envelope.to.length }, 'transaction done');
-        return outcomesOfSuccess(rcpts, info, client.name);
+        return this.greylisted(outcomesOfSuccess(rcpts, info, client.name));
       } catch (e) {
         const err = e as SmtpError;
         if (!hasReply(err)) {
-          this.pool.release(slot, client, false);
+          this.pool.release(dest.key, client, false, variant);
           if (reused && attempt === 0) continue;
           return outcomesOfError(rcpts, err, client.name);
         }
-        this.pool.release(slot, client, client.messages < max && (await client.reset()));
-        return outcomesOfError(rcpts, err, client.name);
+        const outcomes = outcomesOfError(rcpts, err, client.name);
+        if (err.responseCode === 421) {
+          // the server is closing, usually because it takes no more from us now: ask less of it
+          const reply = (err.response ?? err.message).replace(/\r?\n/g, ' ').trim();
+          const pause = this.pool.throttle(dest.key, { after: reply, detail: remoteDetail(client.name, reply) }, log);
+          this.pool.release(dest.key, client, false, variant);
+          return throttled(outcomes, dest, pause);
+        }
+        this.pool.release(dest.key, client, client.messages < max && (await client.reset()), variant);
+        this.pool.wentWell(dest.key);
+        return this.greylisted(outcomes);
       }
     }
+  }
+
+  /** 450/451 replies (greylisting) wait at least outbound.retry.greylistSeconds. */
+  private greylisted(outcomes: DeliveryOutcome[]): DeliveryOutcome[] {
+    return greylisted(outcomes, Date.now() + this.outbound.retry.greylistSeconds * 1000);
   }
 
   /** Opens a session to the first host (preference order) and address that takes one. */
@@ -177,6 +202,7 @@ export class SmtpAgent implements DeliveryAgent {
     const o = this.outbound;
     const auth = dest.kind === 'smarthost' ? await this.credentials(dest.host, dest.port) : undefined;
     const errors: string[] = [];
+    let last = 'no address to connect to';
     const now = Date.now();
     for (const hop of plan.hops) {
       const addresses = [...hop.addresses].sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
@@ -200,12 +226,14 @@ export class SmtpAgent implements DeliveryAgent {
         } catch (err) {
           const e = err as SmtpError;
           if (e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') this.dead.set(address, Date.now() + DEAD_MS);
+          last = e.response?.replace(/\r?\n/g, ' ').trim() || e.message;
           errors.push(`${hop.host}[${address}]: ${e.message}`);
           log.info({ mta: `${hop.host}[${address}]`, tls: plan.tls, err: e.message }, 'outbound connection failed; trying the next host');
         }
       }
     }
-    throw new Error(`no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`);
+    const message = `no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`;
+    throw new Unreachable(message, { after: last, detail: `4.4.1 ${message}` });
   }
 
   private async credentials(host: string, port: number): Promise<{ user: string; pass: string } | undefined> {
@@ -213,6 +241,10 @@ export class SmtpAgent implements DeliveryAgent {
     if (!entry) return undefined;
     const pass = (await readFile(entry.passwordFile, 'utf8')).replace(/\r?\n$/, '');
     return { user: entry.username, pass };
+  }
+
+  resume(): void {
+    this.pool.resume();
   }
 
   async close(): Promise<void> {

@@ -24,7 +24,7 @@ describe('relay/deliver/smtp: retries over time', () => {
       outbound: {
         resolver: { servers: [dns.server] },
         port: sink.port,
-        retry: { minSeconds: 0.15, maxSeconds: 0.3 },
+        retry: { minSeconds: 0.15, maxSeconds: 0.3, greylistSeconds: 0.15 },
         queueLifetimeSeconds: 1.2,
         delayWarningSeconds: 0.4,
         deliveryThread: false,

@@ -6,6 +6,7 @@ import type { DeliveryOutcome } from '../../scheduler/scheduler.ts';
 export type ToThread =
   | { type: 'config'; config: Config }
   | { type: 'deliver'; id: number; mail: QueuedMail; indexes: number[]; file: string }
+  | { type: 'resume' }
   | { type: 'close' };
 
 export type FromThread = { type: 'done'; id: number; outcomes: DeliveryOutcome[] } | { type: 'error'; id: number; message: string } | { type: 'closed' };

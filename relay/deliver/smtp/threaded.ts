@@ -78,6 +78,10 @@ export class ThreadedSmtpAgent implements DeliveryAgent {
     });
   }
 
+  resume(): void {
+    this.worker?.postMessage({ type: 'resume' } satisfies ToThread);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       const w = this.worker;

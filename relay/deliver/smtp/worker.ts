@@ -24,6 +24,8 @@ port.on('message', (msg: ToThread) => {
         (outcomes) => reply({ type: 'done', id: msg.id, outcomes }),
         (err: Error) => reply({ type: 'error', id: msg.id, message: err.message }),
       );
+  } else if (msg.type === 'resume') {
+    agent.resume();
   } else if (msg.type === 'close') {
     void agent.close().then(() => {
       host.log.flush?.();
