@@ -152,18 +152,21 @@ function bodyAction(node: MimeNode, facts: PartFacts, caps: HopCapabilities): Bo
  * Folds each header line over MAX_LINE at its last whitespace within the limit (lossless: unfolding
  * restores it); a line without whitespace gets CRLF SP inserted, as Postfix's smtp_line_length_limit does.
  */
-export function foldLine(line: string): string {
+export function foldLine(line: string, fieldStart = true): string {
   const out: string[] = [];
   let rest = line;
+  // never right after the field name: a line of just `Name:` gains nothing
+  let from = fieldStart ? line.indexOf(':') + 2 : 1;
   while (rest.length > MAX_LINE) {
     const ws = Math.max(rest.lastIndexOf(' ', MAX_LINE), rest.lastIndexOf('\t', MAX_LINE));
-    if (ws > 0 && rest.slice(0, ws).trim()) {
+    if (ws >= from && rest.slice(0, ws).trim()) {
       out.push(rest.slice(0, ws));
       rest = rest.slice(ws);
     } else {
       out.push(rest.slice(0, MAX_LINE));
       rest = ' ' + rest.slice(MAX_LINE);
     }
+    from = 1;
   }
   out.push(rest);
   return out.join('\r\n');
@@ -172,7 +175,7 @@ export function foldLine(line: string): string {
 function foldHeaders(node: MimeNode): void {
   const headers = node.headers;
   if (!headers) return;
-  for (const h of headers.getList()) h.line = h.line.split('\r\n').map(foldLine).join('\r\n');
+  for (const h of headers.getList()) h.line = h.line.split('\r\n').map((l, i) => foldLine(l, i === 0)).join('\r\n');
   headers.changed = true;
 }
 
