@@ -20,7 +20,7 @@ export interface ContentFacts {
  * Scans the content (CRLF lines: intake refuses bare CR and LF). Line lengths are counted with their CR,
  * so a line is too long when more than MAX_LINE + 1 bytes come before its LF.
  */
-export async function scanContent(content: Readable): Promise<ContentFacts> {
+export async function scanContent(content: Readable | AsyncIterable<Buffer>): Promise<ContentFacts> {
   const facts: ContentFacts = { eightBitHeader: false, eightBitBody: false, longLines: false };
   let inHeader = true;
   let carry = 0;

@@ -3,7 +3,7 @@
 // overlong lines re-encoded for every hop (mime/downgrade.ts; 5.6.3 where no conversion is allowed).
 // A converted mail is DKIM-signed as converted, so the signature covers what is sent; a mail that needs
 // nothing goes as it is, with the one signature made for all its hops.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { QueuedMail } from '../../queue/fs.ts';
 import { scanContent, type ContentFacts } from '../mime/scan.ts';
 import { analyse, convert, type Analysis, type HopCapabilities } from '../mime/downgrade.ts';
@@ -18,9 +18,12 @@ const nonAscii = (s: string) => /[^\x00-\x7f]/.test(s);
 /** A message shorter than this cannot hold a line over 998 octets. */
 const SHORTEST_LONG = 1000;
 
+/** A message up to this size is kept in memory by the scan and sent from there: one read of the file, not two. */
+const KEEP_BYTES = 256 * 1024;
+
 export class HopContentPlanner {
   private readonly mail: QueuedMail;
-  private readonly content: () => Readable;
+  private content: () => Readable;
   private readonly signature: string;
   private readonly sign: (content: () => Readable) => Promise<string>;
   private facts: Promise<ContentFacts> | undefined;
@@ -35,9 +38,22 @@ export class HopContentPlanner {
     this.sign = sign;
   }
 
-  /** Scanned once per delivery, whatever the number of hops. */
+  /** Scanned once per delivery, whatever the number of hops; a small message is kept for sending. */
   private scan(): Promise<ContentFacts> {
-    this.facts ??= scanContent(this.content());
+    this.facts ??= (async () => {
+      const kept: Buffer[] = [];
+      let size = 0;
+      async function* keep(src: Readable): AsyncGenerator<Buffer> {
+        for await (const chunk of src as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size <= KEEP_BYTES) kept.push(chunk);
+          yield chunk;
+        }
+      }
+      const facts = await scanContent(keep(this.content()));
+      if (size <= KEEP_BYTES) this.content = () => Readable.from(kept, { objectMode: false });
+      return facts;
+    })();
     return this.facts;
   }
 
