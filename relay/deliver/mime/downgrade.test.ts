@@ -56,6 +56,15 @@ describe('relay/deliver/mime: conversion for a next hop', () => {
     });
   }
 
+  it('cuts a line longer than it holds (64 KiB) at the same places whatever the chunk size', async () => {
+    const line = utf8('ü').repeat(20_000) + ' '.repeat(10) + 'x'.repeat(120_000);
+    const msg = 'Subject: x\r\n\r\n' + line + '\r\nnext\r\n';
+    const whole = await run(msg, SEVEN);
+    for (const size of [1000, 4096, 65_536, 65_537]) assert.deepEqual(await run(msg, SEVEN, size), whole, `chunks of ${size}`);
+    assert.ok(maxLine(whole) <= 76);
+    assert.equal(libqp.decode(body(whole)).toString('latin1'), line + '\r\nnext\r\n');
+  });
+
   it('decodes back to the original text', async () => {
     const out = await run(MESSAGES['a non-MIME 8-bit mail'], SEVEN);
     assert.equal(libqp.decode(body(out)).toString('utf8'), 'Grüße\r\ntrailing space \r\n.dot\r\n');

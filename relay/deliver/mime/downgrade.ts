@@ -31,7 +31,15 @@ interface PartFacts {
   utf8: boolean;
 }
 
-export type Analysis = { kind: 'convert'; parts: PartFacts[] } | { kind: 'impossible'; reason: string };
+/** One small number per part (a message may have very many): the PartFacts as bits. */
+const EIGHT_BIT = 1;
+const LONG = 2;
+const HEADER_LONG = 4;
+const NOT_UTF8 = 8;
+const pack = (f: PartFacts) => (f.eightBit ? EIGHT_BIT : 0) | (f.long ? LONG : 0) | (f.headerLong ? HEADER_LONG : 0) | (f.utf8 ? 0 : NOT_UTF8);
+const unpack = (n: number): PartFacts => ({ eightBit: !!(n & EIGHT_BIT), long: !!(n & LONG), headerLong: !!(n & HEADER_LONG), utf8: !(n & NOT_UTF8) });
+
+export type Analysis = { kind: 'convert'; parts: number[] } | { kind: 'impossible'; reason: string };
 
 /** What happens to one leaf part's body. */
 type BodyAction = 'keep' | 'qp' | 'rewrap-qp' | 'rewrap-base64' | 'break';
@@ -79,7 +87,7 @@ function headerTooLong(node: MimeNode): boolean {
 
 /** First pass: what each part holds, and whether this hop can take the message at all. */
 export async function analyse(content: Readable, caps: HopCapabilities): Promise<Analysis> {
-  const parts: PartFacts[] = [];
+  const parts: number[] = [];
   let impossible: string | undefined;
   let current: { facts: PartFacts; meter: LineMeter; utf8: TextDecoder } | undefined;
   const close = () => {
@@ -90,6 +98,7 @@ export async function analyse(content: Readable, caps: HopCapabilities): Promise
     } catch {
       current.facts.utf8 = false;
     }
+    parts.push(pack(current.facts));
     current = undefined;
   };
   const splitter = new Splitter(SPLITTER);
@@ -110,7 +119,6 @@ export async function analyse(content: Readable, caps: HopCapabilities): Promise
       close();
       const node = obj as MimeNode;
       const facts: PartFacts = { eightBit: false, long: false, headerLong: headerTooLong(node), utf8: true };
-      parts.push(facts);
       current = { facts, meter: new LineMeter(), utf8: new TextDecoder('utf-8', { fatal: true }) };
       return;
     }
@@ -128,7 +136,7 @@ export async function analyse(content: Readable, caps: HopCapabilities): Promise
       }
       current.meter.feed(chunk);
       if (!caps.eightBitMime && current.facts.eightBit && !encodable(obj.node)) {
-        impossible ??= `${partName(obj.node, parts.length - 1)} has 8-bit content, and RFC 2045 allows no encoding that would make it 7-bit`;
+        impossible ??= `${partName(obj.node, parts.length)} has 8-bit content, and RFC 2045 allows no encoding that would make it 7-bit`;
       }
     } else if (obj.type === 'data' && !caps.eightBitMime && !isAscii(chunk)) {
       // boundaries, preamble, epilogue: text outside any part, which no Content-Transfer-Encoding covers
@@ -202,55 +210,99 @@ interface BodyCoder {
 const HOLD = 64 * 1024;
 
 function qpEncoder(): BodyCoder {
-  let held: Buffer = Buffer.alloc(0);
+  // the start of a line, in the chunks it came in (joined only once there is something to encode)
+  let held: Buffer[] = [];
+  let heldBytes = 0;
   const encode = (buf: Buffer, soft: boolean) => Buffer.from(libqp.wrap(libqp.encode(buf), 76) + (soft ? '=\r\n' : ''), 'latin1');
   return {
     write(chunk) {
-      const all = held.length ? Buffer.concat([held, chunk]) : chunk;
-      const lf = all.lastIndexOf(10);
-      if (lf < 0) {
-        held = all;
-        if (held.length < HOLD) return [];
-        held = Buffer.alloc(0);
-        return [encode(all, true)];
+      if (heldBytes + chunk.length <= HOLD && chunk.indexOf(10) < 0) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        return [];
       }
-      held = Buffer.from(all.subarray(lf + 1));
-      return [encode(all.subarray(0, lf + 1), false)];
+      const all = held.length ? Buffer.concat([...held, chunk]) : chunk;
+      const out: Buffer[] = [];
+      let pos = 0;
+      let batch = 0; // complete lines from here to pos are encoded together
+      for (;;) {
+        const lf = all.indexOf(10, pos);
+        // the line's bytes before its CR (known before its LF arrives): cut at HOLD from the line start,
+        // wherever the reads split the file, so that every pass over the message gives the same bytes
+        const contentEnd = lf < 0 ? all.length - (all[all.length - 1] === 13 ? 1 : 0) : lf - 1;
+        if (contentEnd - pos >= HOLD) {
+          if (batch < pos) out.push(encode(all.subarray(batch, pos), false));
+          out.push(encode(all.subarray(pos, pos + HOLD), true));
+          pos += HOLD;
+          batch = pos;
+          continue;
+        }
+        if (lf < 0) break;
+        pos = lf + 1;
+      }
+      if (batch < pos) out.push(encode(all.subarray(batch, pos), false));
+      held = pos < all.length ? [all.subarray(pos)] : [];
+      heldBytes = all.length - pos;
+      return out;
     },
     end() {
-      if (!held.length) return [];
-      const last = encode(held, false);
-      held = Buffer.alloc(0);
+      if (!heldBytes) return [];
+      const last = encode(Buffer.concat(held), false);
+      held = [];
+      heldBytes = 0;
       return [last];
     },
   };
 }
 
+/** Re-wraps a base64 body at 76 columns: its line breaks carry nothing, so they are set anew. */
+function base64Rewrapper(): BodyCoder {
+  let col = 0;
+  let endedWithLf = false;
+  return {
+    write(chunk) {
+      if (chunk.length) endedWithLf = chunk[chunk.length - 1] === 10;
+      const text = chunk.toString('latin1').replace(/[\r\n]/g, '');
+      let out = '';
+      for (let i = 0; i < text.length; ) {
+        if (col === 76) {
+          out += '\r\n';
+          col = 0;
+        }
+        const take = Math.min(76 - col, text.length - i);
+        out += text.slice(i, i + take);
+        col += take;
+        i += take;
+      }
+      return [Buffer.from(out, 'latin1')];
+    },
+    end: () => [Buffer.from(endedWithLf && col ? '\r\n' : '', 'latin1')],
+  };
+}
+
 /**
- * Re-wraps an already encoded body (base64 or quoted-printable with overlong lines) at 76 columns without
- * decoding it: base64 lines may break anywhere; quoted-printable ones get a soft break (`=`) that never
- * splits an `=XX` escape. In quoted-printable, 8-bit bytes (invalid there) become `=XX`, which a reader
+ * Re-wraps a quoted-printable body with overlong lines without decoding it: a soft break (`=`) at 76
+ * columns that never splits an `=XX` escape. 8-bit bytes (invalid there) become `=XX`, which a reader
  * decodes to the same bytes.
  */
-function rewrapper(kind: 'base64' | 'qp', escape8bit: boolean): BodyCoder {
-  const width = kind === 'base64' ? 76 : 75; // qp: room for the soft break's `=`
+function qpRewrapper(escape8bit: boolean): BodyCoder {
+  const width = 75; // room for the soft break's `=`
   let col = 0;
-  let pending = ''; // qp: an escape cut by a chunk boundary
-  let endedWithLf = false;
+  let pending = ''; // an escape cut by a chunk boundary
   const step = (s: string): string => {
     let out = '';
     let i = 0;
     while (i < s.length) {
       const c = s[i];
       if (c === '\r' || c === '\n') {
-        // base64 ignores line breaks: they are set anew; qp keeps its hard breaks
-        if (kind === 'qp') out += c;
-        if (c === '\n') col = kind === 'qp' ? 0 : col;
+        // hard line breaks stay
+        out += c;
+        if (c === '\n') col = 0;
         i++;
         continue;
       }
       let unit = c;
-      if (kind === 'qp' && c === '=') {
+      if (c === '=') {
         if (s.length - i < 3) {
           pending = s.slice(i);
           break;
@@ -263,10 +315,10 @@ function rewrapper(kind: 'base64' | 'qp', escape8bit: boolean): BodyCoder {
           continue;
         }
       }
-      const width8 = kind === 'qp' && escape8bit && c.charCodeAt(0) > 127;
-      const text = width8 ? '=' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0') : unit;
+      const eightBit = escape8bit && c.charCodeAt(0) > 127;
+      const text = eightBit ? '=' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0') : unit;
       if (col + text.length > width) {
-        out += kind === 'qp' ? '=\r\n' : '\r\n';
+        out += '=\r\n';
         col = 0;
       }
       out += text;
@@ -279,12 +331,11 @@ function rewrapper(kind: 'base64' | 'qp', escape8bit: boolean): BodyCoder {
     write(chunk) {
       const s = pending + chunk.toString('latin1');
       pending = '';
-      if (s.length) endedWithLf = s.endsWith('\n');
       return [Buffer.from(step(s), 'latin1')];
     },
     end() {
-      // a cut escape at the very end is passed as it was; a base64 body that ended its last line keeps that
-      const tail = pending + (kind === 'base64' && endedWithLf && col ? '\r\n' : '');
+      // a cut escape at the very end is passed as it was
+      const tail = pending;
       pending = '';
       return [Buffer.from(tail, 'latin1')];
     },
@@ -323,8 +374,8 @@ export function lineBreaker(): BodyCoder {
 
 function coderFor(action: BodyAction, caps: HopCapabilities): BodyCoder | undefined {
   if (action === 'qp') return qpEncoder();
-  if (action === 'rewrap-base64') return rewrapper('base64', false);
-  if (action === 'rewrap-qp') return rewrapper('qp', !caps.eightBitMime);
+  if (action === 'rewrap-base64') return base64Rewrapper();
+  if (action === 'rewrap-qp') return qpRewrapper(!caps.eightBitMime);
   if (action === 'break') return lineBreaker();
   return undefined;
 }
@@ -348,8 +399,9 @@ export function convert(content: Readable, analysis: Extract<Analysis, { kind: '
       if (obj.type === 'node') {
         yield* finish();
         const node = obj as MimeNode;
-        const facts = analysis.parts[++index];
-        if (!facts) throw new Error('the message changed between the two passes');
+        const packed = analysis.parts[++index];
+        if (packed === undefined) throw new Error('the message changed between the two passes');
+        const facts = unpack(packed);
         if (facts.headerLong) foldHeaders(node);
         const cte = transferEncoding(node);
         if (node.multipart) {
