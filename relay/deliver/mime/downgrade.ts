@@ -102,16 +102,18 @@ export async function analyse(content: Readable, caps: HopCapabilities): Promise
     current = undefined;
   };
   const splitter = new Splitter(SPLITTER);
-  const reading = pipeline(content, splitter).catch((err: Error) => {
-    impossible ??= `the message cannot be parsed as MIME (${err.message})`;
-  });
+  // a read error is the relay's trouble (the caller defers); only what the splitter refuses is the message's
+  let readError: Error | undefined;
+  content.once('error', (err) => (readError = err));
+  const reading = pipeline(content, splitter).catch(() => {});
   try {
     for await (const obj of splitter as AsyncIterable<SplitterChunk>) inspect(obj);
   } catch (err) {
-    impossible ??= `the message cannot be parsed as MIME (${(err as Error).message})`;
+    if (!readError) impossible ??= `the message cannot be parsed as MIME (${(err as Error).message})`;
   }
-  close();
   await reading;
+  if (readError) throw readError;
+  close();
   return impossible ? { kind: 'impossible', reason: impossible } : { kind: 'convert', parts };
 
   function inspect(obj: SplitterChunk): void {
@@ -124,14 +126,13 @@ export async function analyse(content: Readable, caps: HopCapabilities): Promise
     }
     const chunk = obj.value;
     if (obj.type === 'body' && current) {
-      if (!isAscii(chunk)) {
-        current.facts.eightBit = true;
-        if (current.facts.utf8) {
-          try {
-            current.utf8.decode(chunk, { stream: true });
-          } catch {
-            current.facts.utf8 = false;
-          }
+      if (!current.facts.eightBit && !isAscii(chunk)) current.facts.eightBit = true;
+      // from the first 8-bit chunk on, every chunk: a character may span chunks
+      if (current.facts.eightBit && current.facts.utf8) {
+        try {
+          current.utf8.decode(chunk, { stream: true });
+        } catch {
+          current.facts.utf8 = false;
         }
       }
       current.meter.feed(chunk);

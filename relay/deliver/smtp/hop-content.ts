@@ -2,11 +2,12 @@
 // that announces it (RFC 6531 §3.2: else 5.6.7), 8-bit bodies converted for a hop without 8BITMIME and
 // overlong lines re-encoded for every hop (mime/downgrade.ts; 5.6.3 where no conversion is allowed).
 // A converted mail is DKIM-signed as converted, so the signature covers what is sent; a mail that needs
-// nothing goes as it is, with the one signature made for all its hops.
+// nothing goes as it is, with the one signature made for all its hops. The MIME parser (~12 MB) is loaded
+// the first time a message needs converting.
 import { Readable } from 'node:stream';
 import type { QueuedMail } from '../../queue/fs.ts';
 import { scanContent, type ContentFacts } from '../mime/scan.ts';
-import { analyse, convert, type Analysis, type HopCapabilities } from '../mime/downgrade.ts';
+import type { Analysis, HopCapabilities } from '../mime/downgrade.ts';
 import type { SmtpClient } from './client.ts';
 
 export type HopContent =
@@ -72,6 +73,7 @@ export class HopContentPlanner {
     const work = facts && (facts.longLines || (!caps.eightBitMime && facts.eightBitBody));
     if (!work) return { kind: 'send', content: this.content, signature: this.signature, smtputf8, converted: false };
     const key = String(caps.eightBitMime);
+    const { analyse, convert } = await import('../mime/downgrade.ts');
     let entry = this.converted.get(key);
     if (!entry) {
       entry = { analysis: analyse(this.content(), caps) };
