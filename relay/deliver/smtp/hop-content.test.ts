@@ -12,7 +12,7 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import libqp from 'libqp';
 import { baseConfig, python, startTestRelay, tempDir } from '../../../test/harness.ts';
 import { startSink, type TestSink } from '../../../test/smtp-sink.ts';
-import { postfixSinkMissing, startPostfixSink, type PostfixSink } from '../../../test/postfix-sink.ts';
+import { smtpSinkMissing, startDumpingSink, type DumpingSink } from '../../../test/smtp-sink-dump.ts';
 import { until } from '../../../test/until.ts';
 
 type Started = Awaited<ReturnType<typeof startTestRelay>>;
@@ -35,10 +35,10 @@ function split(raw: Buffer): { head: string; body: Buffer } {
 }
 const lines = (b: Buffer) => b.toString('latin1').split('\r\n');
 
-describe('relay/deliver/smtp: each next hop gets what it announced (8BITMIME, SMTPUTF8, line length)', { skip: postfixSinkMissing() }, () => {
+describe('relay/deliver/smtp: each next hop gets what it announced (8BITMIME, SMTPUTF8, line length)', { skip: smtpSinkMissing() }, () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let old: PostfixSink;
+  let old: DumpingSink;
   let modern: TestSink;
   let t: Started;
   let publicKey = '';
@@ -49,7 +49,7 @@ describe('relay/deliver/smtp: each next hop gets what it announced (8BITMIME, SM
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await writeFile(join(dir, 'dkim.key'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     publicKey = `v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
-    old = await startPostfixSink(['-8']);
+    old = await startDumpingSink(['-8']);
     modern = await startSink();
     t = await startTestRelay(
       dir,

@@ -1,4 +1,4 @@
-// Postfix's smtp-sink(1) as a next hop with switchable EHLO keywords (`-8`: no 8BITMIME; it never
+// Postfix's smtp-sink(1) as a next hop that keeps what it receives, with switchable EHLO keywords (`-8`: no 8BITMIME; it never
 // announces SMTPUTF8): each transaction is dumped to a file (-d), with the MAIL FROM and RCPT TO
 // arguments as X-Mail-Args/X-Rcpt-Args fields in front of the message, so a test reads what arrived.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './postfix.ts';
 import { killChild } from './harness.ts';
+import { until } from './until.ts';
 
-export const SMTP_SINK = '/usr/sbin/smtp-sink';
+const SMTP_SINK = '/usr/sbin/smtp-sink';
 
-export interface PostfixSink {
+export interface DumpingSink {
   port: number;
   /** The dumped transactions (in no set order): envelope arguments and the message, LF lines as dumped. */
   received(): Promise<{ mailArgs: string; rcptArgs: string[]; message: Buffer }[]>;
@@ -20,26 +21,35 @@ export interface PostfixSink {
 }
 
 /** Why smtp-sink cannot run here, or undefined. */
-export function postfixSinkMissing(): string | undefined {
+export function smtpSinkMissing(): string | undefined {
   if (!existsSync(SMTP_SINK)) return `Postfix's smtp-sink is not installed (${SMTP_SINK}); npm test installs postfix`;
   return undefined;
 }
 
-export async function startPostfixSink(flags: string[]): Promise<PostfixSink> {
+export async function startDumpingSink(flags: string[]): Promise<DumpingSink> {
   // as root smtp-sink runs as nobody (-u), which must reach and write the dump directory: not under a 0700 test dir
   const dumps = await mkdtemp(join(tmpdir(), 'kubemta-smtp-sink-'));
   await chmod(dumps, 0o777);
   const port = await freePort();
   const asUser = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
   const child: ChildProcess = spawn(SMTP_SINK, [...asUser, ...flags, '-d', `${dumps}/%Y%m%d%H%M%S.`, `127.0.0.1:${port}`, '32'], { stdio: 'ignore' });
-  for (let i = 0; i < 50; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
+  const stop = async () => {
+    await killChild(child);
+    await rm(dumps, { recursive: true, force: true });
+  };
+  try {
+    await until(`smtp-sink on 127.0.0.1:${port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`smtp-sink exited with ${child.exitCode}`);
+      return new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(false));
+      });
+    }, 5000, 50);
+  } catch (err) {
+    // no caller holds a sink that never got ready: stopped here
+    await stop();
+    throw err;
   }
   return {
     port,
@@ -64,9 +74,6 @@ export async function startPostfixSink(flags: string[]): Promise<PostfixSink> {
         }),
       );
     },
-    async close() {
-      await killChild(child);
-      await rm(dumps, { recursive: true, force: true });
-    },
+    close: stop,
   };
 }
