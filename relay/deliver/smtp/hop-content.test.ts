@@ -162,6 +162,20 @@ describe('relay/deliver/smtp: each next hop gets what it announced (8BITMIME, SM
     assert.ok(ok.data.includes(Buffer.from('Überall 8 Bit')));
   });
 
+  it("converts the relay's own DSN for a hop without 8BITMIME: its 8-bit parts (quoted original header) become quoted-printable", async () => {
+    const marker = 'dsn-to-old';
+    // the sender's domain is served by the old hop: the 5.6.3 bounce itself must be made 7-bit
+    const msg = `From: <a@old.test>\nTo: <x@old.test>\nSubject: ${marker} Grüße\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b3"\n\n--b3\nContent-Type: message/rfc822\n\nSubject: inner\n\nÜberall\n--b3--\n`;
+    await send('a@old.test', ['x@old.test'], msg, ['BODY=8BITMIME']);
+    const dsn = await fromOld(marker);
+    const raw = dsn.message.toString('latin1');
+    assert.ok(!/[\x80-\xff]/.test(raw), 'the DSN left 7-bit');
+    assert.match(raw, /^Status: 5\.6\.3\r$/m);
+    const quoted = raw.split(/^--/m).find((p) => /Content-Type: text\/rfc822-headers/.test(p))!;
+    assert.match(quoted, /Content-Transfer-Encoding: quoted-printable/);
+    assert.match(libqp.decode(quoted.slice(quoted.indexOf('\r\n\r\n') + 4)).toString('utf8'), new RegExp(`Subject: ${marker} Grüße`));
+  });
+
   it('lets no line over 998 octets leave: a long body line is re-encoded, a long header folded, nothing lost', async () => {
     const marker = 'longlines-modern';
     const words = Array.from({ length: 250 }, (_, i) => `w${i}`).join(' ');
