@@ -82,7 +82,7 @@ export class SmtpClient implements Pooled {
     return this.conn.secure;
   }
 
-  /** Whether the server announced an EHLO keyword (after STARTTLS: the second EHLO's). */
+  /** Whether the server announced an EHLO keyword, as nodemailer records them (after STARTTLS it adds the second EHLO's keywords to the first's, and uses them so itself). */
   supports(keyword: '8BITMIME' | 'SMTPUTF8'): boolean {
     return this.conn._supportedExtensions.includes(keyword);
   }
