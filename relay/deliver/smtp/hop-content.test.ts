@@ -73,9 +73,13 @@ describe('relay/deliver/smtp: each next hop gets what it announced (8BITMIME, SM
     );
   });
   after(async () => {
-    await t?.relay.stop();
-    await Promise.all([old?.close(), modern?.close()]);
-    await cleanup();
+    // the peers go whatever else fails: no smtp-sink is left behind
+    try {
+      await t?.relay.stop();
+    } finally {
+      await Promise.all([old?.close(), modern?.close()]);
+      await cleanup();
+    }
   });
 
   /** Sends `message` into the relay with smtplib; resolves once the relay took it. */
