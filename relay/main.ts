@@ -2,7 +2,7 @@
 // control socket, hot reload (SIGHUP and file changes) and graceful shutdown (SIGTERM).
 import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
-import { loadConfig, type LoadedConfig } from './config/load.ts';
+import { ConfigError, loadConfig, type LoadedConfig } from './config/load.ts';
 import { loadTables } from './lookup/tables.ts';
 import { authenticatedRelayPolicy } from './lookup/policy.ts';
 import { loadPkiSet } from './smtp/pki.ts';
@@ -18,6 +18,7 @@ import type { Relay, Snapshot } from './runtime.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { buildAgents } from './deliver/agents.ts';
 import { bounceHandlers } from './deliver/bounce.ts';
+import { dkimKeyProblems } from './deliver/dkim.ts';
 import { buildPolicy } from './lookup/rules.ts';
 import { AuthLimiter } from './auth/limiter.ts';
 
@@ -45,7 +46,9 @@ export interface StartOptions {
  */
 export async function buildSnapshot(loaded: LoadedConfig, { create = true } = {}): Promise<Snapshot> {
   const config = loaded.config;
-  const [pki, tables] = await Promise.all([loadPkiSet(config.pki, config.tls, { create }), loadTables(config)]);
+  const [pki, tables, dkim] = await Promise.all([loadPkiSet(config.pki, config.tls, { create }), loadTables(config), dkimKeyProblems(config.outbound.dkim)]);
+  // an unusable DKIM key would defer every signed mail: refused here, so a reload keeps the last good config
+  if (dkim.length) throw new ConfigError(loaded.file, dkim);
   return { config, pki, tables, policy: buildPolicy(config, tables) ?? authenticatedRelayPolicy };
 }
 

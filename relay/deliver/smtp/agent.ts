@@ -13,6 +13,7 @@ import type { Srs } from '../../lookup/srs.ts';
 import { MxResolver, type NextHop } from '../mx.ts';
 import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
+import { HopContentPlanner } from './hop-content.ts';
 import { MtaStsCache } from './mta-sts.ts';
 import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
 import { DestinationConnections, Unreachable } from './connections.ts';
@@ -115,7 +116,8 @@ export class SmtpAgent implements DeliveryAgent {
       log.error({ err: (err as Error).message }, 'DKIM signing failed; deferring rather than sending unsigned');
       return [...outcomes, ...[...groups.values()].flatMap((g) => deferAll(g.rcpts, `4.3.0 ${(err as Error).message}`))];
     }
-    const results = await Promise.all([...groups.values()].map((g) => this.deliverTo(mail, g.dest, g.from, g.rcpts, signature, content, log)));
+    const planner = new HopContentPlanner(mail, content, signature, (converted) => this.dkim.sign(this.outbound.dkim, mail.envelope.from, converted));
+    const results = await Promise.all([...groups.values()].map((g) => this.deliverTo(mail, g.dest, g.from, g.rcpts, planner, log)));
     return [...outcomes, ...results.flat()];
   }
 
@@ -143,11 +145,11 @@ export class SmtpAgent implements DeliveryAgent {
     return { hops, tls };
   }
 
-  private async deliverTo(mail: QueuedMail, dest: Destination, from: string, rcpts: RcptIndex, signature: string, content: () => Readable, log: Logger): Promise<DeliveryOutcome[]> {
+  private async deliverTo(mail: QueuedMail, dest: Destination, from: string, rcpts: RcptIndex, planner: HopContentPlanner, log: Logger): Promise<DeliveryOutcome[]> {
     const plan = await this.plan(dest, log);
     if (typeof plan === 'function') return plan(rcpts);
     if (Array.isArray(plan)) return plan;
-    const envelope = { from, to: [...rcpts.keys()], size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime' };
+    const to = [...rcpts.keys()];
     const max = this.outbound.maxMessagesPerConnection;
     // connections are shared only under the same TLS policy: a plaintext one never serves a `required` mail
     const variant = `tls=${plan.tls}`;
@@ -163,7 +165,24 @@ export class SmtpAgent implements DeliveryAgent {
         return pause ? throttled(outcomes, dest, pause) : outcomes;
       }
       const reused = client.messages > 0;
-      const message = signature ? Readable.from(prepend(signature, content())) : content();
+      // what this hop may receive: known only now, from its EHLO
+      let hop;
+      try {
+        hop = await planner.forHop(client, from, to);
+      } catch (err) {
+        this.pool.release(slot, client, client.alive);
+        log.error({ err: (err as Error).message }, 'preparing the content failed; deferring');
+        return deferAll(rcpts, `4.3.0 ${(err as Error).message}`);
+      }
+      if (hop.kind === 'fail') {
+        this.pool.release(slot, client, client.alive);
+        log.info({ mta: client.name, detail: hop.detail }, 'this next hop cannot take the mail');
+        return failAll(rcpts, hop.detail);
+      }
+      if (hop.converted) log.info({ mta: client.name, eightBitMime: client.supports('8BITMIME') }, 'content converted for the next hop');
+      const signature = hop.signature;
+      const envelope = { from, to, size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime', smtputf8: hop.smtputf8 };
+      const message = signature ? Readable.from(prepend(signature, hop.content())) : hop.content();
       try {
         const info = await client.send(envelope, message);
         this.pool.release(dest.key, client, client.messages < max, variant);
