@@ -170,12 +170,12 @@ export class SmtpAgent implements DeliveryAgent {
       try {
         hop = await planner.forHop(client, from, to);
       } catch (err) {
-        this.pool.release(slot, client, client.alive);
+        this.pool.release(dest.key, client, client.alive, variant);
         log.error({ err: (err as Error).message }, 'preparing the content failed; deferring');
         return deferAll(rcpts, `4.3.0 ${(err as Error).message}`);
       }
       if (hop.kind === 'fail') {
-        this.pool.release(slot, client, client.alive);
+        this.pool.release(dest.key, client, client.alive, variant);
         log.info({ mta: client.name, detail: hop.detail }, 'this next hop cannot take the mail');
         return failAll(rcpts, hop.detail);
       }
