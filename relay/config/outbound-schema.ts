@@ -1,7 +1,7 @@
 // Onward SMTP delivery settings (smtpd.conf `limit mta inet4`, `relay via`, `queue ttl`, `mta limit`;
 // Postfix smtp_tls_policy_maps, smtp_sasl_password_maps, bounce/delay_warning_time).
 import { Type } from '@sinclair/typebox';
-import { FAMILIES, literals, TLS_POLICIES } from './vocabulary.ts';
+import { FAMILIES, HOST_LOOKUPS, literals, TLS_POLICIES } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
 const Path = (description: string) => Type.String({ minLength: 1, description: `${description} Relative paths resolve against the config file's directory.` });
@@ -69,6 +69,13 @@ export const OutboundSchema = Type.Object(
         strict,
       ),
     ),
+    hostLookup: Type.Array(literals(HOST_LOOKUPS), {
+      minItems: 1,
+      uniqueItems: true,
+      default: ['native'],
+      description:
+        'How smarthost names become addresses, tried in order until one finds an address (Postfix smtp_host_lookup). native: getaddrinfo, as every program in the pod resolves (/etc/hosts and hostAliases, resolv.conf search domains and ndots, so a Service\'s short name works). dns: the DNS servers (outbound.resolver, else resolv.conf\'s nameservers) asked directly, no search domains. MX lookups, and the addresses of MX hosts, always use DNS.',
+    }),
     tls: literals(TLS_POLICIES, { default: 'opportunistic', description: TlsPolicy.description }),
     tlsPolicies: Type.Array(TlsPolicyEntrySchema, { default: [], description: 'Per-destination TLS policy; the first matching entry wins, otherwise `tls`.' }),
     caFile: Type.Optional(Path('Extra trusted CA certificates (PEM) for `verify`, added to the system roots.')),

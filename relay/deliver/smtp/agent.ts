@@ -7,6 +7,7 @@ import type { Config, OutboundConfig } from '../../config/schema.ts';
 import type { QueuedMail } from '../../queue/fs.ts';
 import type { Logger } from '../../ops/log.ts';
 import type { DeliveryAgent, DeliveryOutcome } from '../../scheduler/scheduler.ts';
+import { fitsFamily, literalFamilyProblem } from '../../config/smarthost.ts';
 import { DkimSigner } from '../dkim.ts';
 import { SrsKeys } from './srs-keys.ts';
 import type { Srs } from '../../lookup/srs.ts';
@@ -115,8 +116,11 @@ export class SmtpAgent implements DeliveryAgent {
   private async plan(dest: Destination, log: Logger): Promise<Plan | DeliveryOutcome[] | ((r: RcptIndex) => DeliveryOutcome[])> {
     const mx = this.resolver();
     if (dest.kind === 'smarthost') {
-      const addrs = await mx.addresses(dest.host);
-      if (addrs.kind !== 'ok') return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${addrs.kind === 'tempfail' ? addrs.cause : 'no address'}`);
+      const wrongFamily = literalFamilyProblem(dest.host, this.outbound.family);
+      if (wrongFamily) return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${wrongFamily}`);
+      const ways = this.outbound.hostLookup;
+      const addrs = await mx.hostAddresses(dest.host, ways);
+      if (addrs.kind !== 'ok') return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${addrs.kind === 'tempfail' ? addrs.cause : `no ${this.outbound.family === 'any' ? '' : `${this.outbound.family} `}address (outbound.hostLookup: ${ways.join(', ')})`}`);
       return { hops: [{ host: dest.host, preference: 0, addresses: addrs.value }], tls: tlsPolicyFor(dest.host, this.outbound) };
     }
     const found = await mx.resolveDomain(dest.domain);
@@ -179,7 +183,8 @@ export class SmtpAgent implements DeliveryAgent {
     const errors: string[] = [];
     const now = Date.now();
     for (const hop of plan.hops) {
-      const addresses = [...hop.addresses].sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
+      // never over another family than outbound.family, whatever a lookup returned
+      const addresses = hop.addresses.filter((a) => fitsFamily(a, o.family)).sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
       for (const address of addresses) {
         try {
           const client = await SmtpClient.open({
