@@ -80,6 +80,11 @@ export const OutboundSchema = Type.Object(
     tlsPolicies: Type.Array(TlsPolicyEntrySchema, { default: [], description: 'Per-destination TLS policy; the first matching entry wins, otherwise `tls`.' }),
     caFile: Type.Optional(Path('Extra trusted CA certificates (PEM) for `verify`, added to the system roots.')),
     mtaSts: Type.Boolean({ default: false, description: 'Fetch and enforce MTA-STS policies (RFC 8461) for MX deliveries: in `enforce` mode only listed MX hosts, with a verified certificate.' }),
+    dane: Type.Boolean({
+      default: false,
+      description:
+        'DANE (RFC 7672) for MX deliveries, as Postfix smtp_tls_security_level = dane: where the MX, the MX host\'s address and its TLSA records (_25._tcp.<host>) are DNSSEC-authenticated (AD bit), TLS is mandatory and the certificate must match a DANE-EE or DANE-TA record, else the mail waits (4.7.5). Needs a validating resolver on a trusted path (outbound.resolver or resolv.conf): its AD bit is trusted. Takes precedence over MTA-STS for hosts with TLSA records.',
+    }),
     smarthost: Type.Optional(Type.String({ description: 'Send all onward mail through this host: smtp://host:port or smtps://host:port.' })),
     smarthostAuth: Type.Array(SmarthostAuthSchema, { default: [], description: 'AUTH credentials per smarthost.' }),
     srs: Type.Optional(SrsSchema),

@@ -15,12 +15,14 @@ import { MxResolver, type NextHop } from '../mx.ts';
 import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
 import { MtaStsCache } from './mta-sts.ts';
+import { DaneLookup, verifyDane, type DaneHost, type DaneVerdict } from './dane.ts';
+import { DnssecResolver } from '../dnssec.ts';
 import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
 import { ConnectionPool } from './pool.ts';
 import { stricter, tlsPolicyFor } from './tls-policy.ts';
 
 interface Plan {
-  hops: NextHop[];
+  hops: (NextHop & { dane?: DaneHost })[];
   tls: TlsPolicyName;
 }
 
@@ -28,7 +30,10 @@ interface Plan {
 export interface AgentHost {
   snapshot: { config: Config };
   log: Logger;
+  metrics?: { dane: { inc(labels: { result: DaneCount }): void } };
 }
+
+export type DaneCount = 'verified' | 'failed' | 'unusable' | 'ignored';
 
 /** An address that refused a connection is tried last for this long (Postfix: a dead-host cache). */
 const DEAD_MS = 60_000;
@@ -43,6 +48,9 @@ export class SmtpAgent implements DeliveryAgent {
   private resolverKey = '';
   private mx!: MxResolver;
   private sts!: MtaStsCache;
+  private dane!: DaneLookup;
+  /** The TLSA record each DANE-verified connection matched, for the per-delivery log line. */
+  private readonly daneVerified = new WeakMap<SmtpClient, string>();
 
   constructor(relay: AgentHost) {
     this.relay = relay;
@@ -68,6 +76,7 @@ export class SmtpAgent implements DeliveryAgent {
       this.resolverKey = key;
       this.mx = new MxResolver({ servers: o.resolver?.servers, timeoutMs: (o.resolver?.timeoutSeconds ?? 5) * 1000, family: o.family });
       this.sts = new MtaStsCache(this.mx.resolver);
+      this.dane = new DaneLookup(new DnssecResolver({ servers: o.resolver?.servers, timeoutMs: (o.resolver?.timeoutSeconds ?? 5) * 1000 }), o.family);
     }
     return this.mx;
   }
@@ -127,7 +136,7 @@ export class SmtpAgent implements DeliveryAgent {
     if (found.kind === 'notfound') return (r) => failAll(r, `${found.status} ${found.reason}`);
     if (found.kind === 'tempfail') return (r) => deferAll(r, `4.4.3 ${found.cause}`);
     let tls = tlsPolicyFor(dest.domain, this.outbound);
-    let hops = found.hops;
+    let hops: Plan['hops'] = found.hops;
     if (this.outbound.mtaSts) {
       const decision = await this.sts.decide(dest.domain, hops);
       if (decision.kind === 'nomatch') return (r) => deferAll(r, `4.7.5 MTA-STS policy of ${dest.domain} lists none of its MX hosts (${decision.mx.join(', ')})`);
@@ -136,6 +145,17 @@ export class SmtpAgent implements DeliveryAgent {
         hops = decision.hops;
         tls = stricter(tls, 'verify');
       }
+    }
+    if (this.outbound.dane) {
+      const d = await this.dane.forDomain(dest.domain, hops);
+      if (d.kind === 'tempfail') return (r) => deferAll(r, `4.4.3 ${d.cause}`);
+      for (const h of d.hops) {
+        if (h.dane.kind === 'none' && h.dane.ignored) this.countDane('ignored', log, { mta: h.host, dane: 'ignored', records: h.dane.ignored }, 'dane: TLSA records without DNSSEC authentication (AD=0) ignored');
+        if (h.dane.kind === 'tempfail') this.countDane('unusable', log, { mta: h.host, dane: 'unusable', err: h.dane.cause }, 'dane: TLSA lookup failed; host not used (RFC 7672 2.2)');
+      }
+      // a host whose TLSA lookup failed may be one that requires DANE: never used without it
+      hops = d.hops.filter((h) => h.dane.kind !== 'tempfail');
+      if (!hops.length) return (r) => deferAll(r, `4.4.3 no MX host of ${dest.domain} is usable: TLSA lookups failed (${d.hops.map((h) => h.host).join(', ')})`);
     }
     return { hops, tls };
   }
@@ -154,7 +174,7 @@ export class SmtpAgent implements DeliveryAgent {
       try {
         client = await this.pool.acquire(slot, () => this.connect(dest, plan, log));
       } catch (err) {
-        return deferAll(rcpts, `4.4.1 ${(err as Error).message}`);
+        return deferAll(rcpts, `${(err as { status?: string }).status ?? '4.4.1'} ${(err as Error).message}`);
       }
       const reused = client.messages > 0;
       const message = signature ? Readable.from(prepend(signature, content())) : content();
@@ -162,6 +182,8 @@ export class SmtpAgent implements DeliveryAgent {
         const info = await client.send(envelope, message);
         this.pool.release(slot, client, client.messages < max);
         log.debug({ mta: client.name, tls: client.secure, rcpts: envelope.to.length }, 'transaction done');
+        const tlsa = this.daneVerified.get(client);
+        if (tlsa) this.countDane('verified', log, { mta: client.name, dane: 'verified', tlsa, rcpts: envelope.to.length }, 'dane: verified');
         return outcomesOfSuccess(rcpts, info, client.name);
       } catch (e) {
         const err = e as SmtpError;
@@ -181,8 +203,11 @@ export class SmtpAgent implements DeliveryAgent {
     const o = this.outbound;
     const auth = dest.kind === 'smarthost' ? await this.credentials(dest.host, dest.port) : undefined;
     const errors: string[] = [];
+    let daneFailed = false;
     const now = Date.now();
     for (const hop of plan.hops) {
+      const dane = hop.dane;
+      let verdict: DaneVerdict | undefined;
       // never over another family than outbound.family, whatever a lookup returned
       const addresses = hop.addresses.filter((a) => fitsFamily(a, o.family)).sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
       for (const address of addresses) {
@@ -192,7 +217,15 @@ export class SmtpAgent implements DeliveryAgent {
             address,
             port: dest.kind === 'smarthost' ? dest.port : o.port,
             implicitTls: dest.kind === 'smarthost' && dest.implicitTls,
-            tls: plan.tls,
+            // DANE hosts: TLS or nothing, judged by their TLSA records instead of the roots (RFC 7672 3)
+            tls: dane?.kind === 'dane' ? 'required' : dane?.kind === 'encrypt' ? stricter(plan.tls, 'required') : plan.tls,
+            peerCheck:
+              dane?.kind === 'dane'
+                ? (socket) => {
+                    verdict = verifyDane(socket.getPeerCertificate(true), dane.records, dest.kind === 'mx' ? [hop.host, dest.domain] : [hop.host]);
+                    return verdict.ok ? undefined : `DANE: ${verdict.reason}`;
+                  }
+                : undefined,
             heloName: o.heloName ?? this.config.hostname ?? 'localhost',
             ca: o.caFile ? await readFile(o.caFile, 'utf8') : undefined,
             auth,
@@ -201,16 +234,28 @@ export class SmtpAgent implements DeliveryAgent {
             commandTimeoutMs: o.commandTimeoutSeconds * 1000,
           });
           this.dead.delete(address);
+          if (verdict?.ok) this.daneVerified.set(client, verdict.record);
           return client;
         } catch (err) {
           const e = err as SmtpError;
           if (e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') this.dead.set(address, Date.now() + DEAD_MS);
           errors.push(`${hop.host}[${address}]: ${e.message}`);
+          if (e.code === 'EPEER') {
+            daneFailed = true;
+            this.countDane('failed', log, { mta: `${hop.host}[${address}]`, dane: 'failed', err: e.message }, 'dane: certificate matches no TLSA record; not delivering to this host');
+          }
           log.info({ mta: `${hop.host}[${address}]`, tls: plan.tls, err: e.message }, 'outbound connection failed; trying the next host');
         }
       }
     }
-    throw new Error(`no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`);
+    // a certificate that fails DANE is a security refusal (4.7.5), not a host that is down
+    throw Object.assign(new Error(`no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`), { status: daneFailed ? '4.7.5' : undefined });
+  }
+
+  private countDane(result: DaneCount, log: Logger, fields: Record<string, unknown>, msg: string): void {
+    this.relay.metrics?.dane.inc({ result });
+    if (result === 'verified') log.info(fields, msg);
+    else log.warn(fields, msg);
   }
 
   private async credentials(host: string, port: number): Promise<{ user: string; pass: string } | undefined> {
