@@ -139,6 +139,7 @@ export class SmtpAgent implements DeliveryAgent {
     let hops: Plan['hops'] = found.hops;
     if (this.outbound.mtaSts) {
       const decision = await this.sts.decide(dest.domain, hops);
+      if (decision.source.error) log.warn({ domain: dest.domain, mtaSts: decision.source.status, id: decision.source.id, mode: decision.kind, err: decision.source.error }, 'MTA-STS: policy fetch failed; applying the cached policy, if any');
       if (decision.kind === 'nomatch') return (r) => deferAll(r, `4.7.5 MTA-STS policy of ${dest.domain} lists none of its MX hosts (${decision.mx.join(', ')})`);
       if (decision.kind === 'testing' && decision.mismatched.length) log.warn({ domain: dest.domain, mismatched: decision.mismatched }, 'MTA-STS (testing): MX hosts not in the policy');
       if (decision.kind === 'enforce') {

@@ -6,26 +6,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate } from 'node:tls';
-import { generate } from 'selfsigned';
-import { baseConfig, killChild, spawnRelay, swaks, tempDir, writeConfig } from '../../../test/harness.ts';
+import { baseConfig, killChild, spawnRelay, tempDir, writeConfig } from '../../../test/harness.ts';
+import { RelayChild } from '../../../test/relay-child.ts';
 import { startDns, type TestDns, type TlsaRecord } from '../../../test/dns-server.ts';
 import { startSink, type TestSink } from '../../../test/smtp-sink.ts';
 import { until } from '../../../test/until.ts';
+import { certificate, chain, type Pem } from '../../../test/certs.ts';
 import { verifyDane, type Tlsa } from './dane.ts';
 
-interface Pem {
-  key: string;
-  cert: string;
-}
-
-/** A self-signed certificate for `name`, one `ca` signs, or (isCa) a CA certificate. */
-async function certificate(name: string, opts: { ca?: Pem; isCa?: boolean } = {}): Promise<Pem> {
-  const extensions = opts.isCa
-    ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]
-    : [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: name }] }];
-  const pems = await generate([{ name: 'commonName', value: name }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256', ca: opts.ca, extensions } as Parameters<typeof generate>[1]);
-  return { key: pems.private, cert: pems.cert };
-}
 
 const der = (pem: string) => Buffer.from(new X509Certificate(pem).raw);
 const spki = (pem: string) => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
@@ -88,7 +76,6 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
   let eeSink: TestSink;
   let taSink: TestSink;
   let relay: Awaited<ReturnType<typeof spawnRelay>> | undefined;
-  let http = 0;
 
   before(async () => {
     ({ dir, cleanup } = await tempDir());
@@ -98,7 +85,7 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
     const leaf = await certificate('mx.ta.test', { ca });
     // two next hops on one port (outbound.port is one for all MX hosts), on two loopback addresses
     eeSink = await startSink({ tls: ee });
-    taSink = await startSink({ tls: { key: leaf.key, cert: `${leaf.cert.trim()}\n${ca.cert.trim()}\n` }, address: '127.0.0.2', port: eeSink.port });
+    taSink = await startSink({ tls: chain(leaf, ca), address: '127.0.0.2', port: eeSink.port });
     const tlsa = (usage: number, selector: number, matchingType: number, data: Buffer): TlsaRecord[] => [{ usage, selector, matchingType, data }];
     const eeRecord = tlsa(3, 1, 1, sha256(spki(ee.cert)));
     const mx = (host: string) => ({ mx: [[10, host]] as [number, string][] });
@@ -142,7 +129,6 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
       },
     }));
     relay = await spawnRelay(file);
-    http = (JSON.parse(relay.log().split('\n').find((l) => l.includes('"relay ready"'))!) as { http: number }).http;
   });
   after(async () => {
     await killChild(relay?.child);
@@ -150,16 +136,10 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
     await cleanup?.();
   });
 
-  const send = async (to: string) => {
-    const r = await swaks(relay!.ports.plain, ['--from', 'a@sender.test', '--to', to]);
-    assert.equal(r.code, 0, r.transcript);
-  };
-  const events = () => relay!.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const attempt = (to: string) => until(`the attempt for ${to}`, () => events().find((e) => e.rcpt === to && (e.result === 'deferred' || e.result === 'delivered')), 10_000);
-  const metric = async (result: string) => {
-    const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
-    return Number(new RegExp(`^kubemta_dane_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  };
+  const send = (to: string) => new RelayChild(relay!).send(to);
+  const events = () => new RelayChild(relay!).events();
+  const attempt = (to: string) => new RelayChild(relay!).attempt(to);
+  const metric = (result: string) => new RelayChild(relay!).metric('kubemta_dane_total', `result="${result}"`);
 
   it('a matching DANE-EE record: delivered over TLS, logged `dane: verified` and counted', async () => {
     await send('x@ee.test');
