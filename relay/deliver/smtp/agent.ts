@@ -11,7 +11,7 @@ import { fitsFamily, literalFamilyProblem } from '../../config/smarthost.ts';
 import { DkimSigner } from '../dkim.ts';
 import { SrsKeys } from './srs-keys.ts';
 import type { Srs } from '../../lookup/srs.ts';
-import { MxResolver, type NextHop } from '../mx.ts';
+import { addressLiteral, MxResolver, type NextHop } from '../mx.ts';
 import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
 import { MtaStsCache } from './mta-sts.ts';
@@ -147,7 +147,7 @@ export class SmtpAgent implements DeliveryAgent {
         tls = stricter(tls, 'verify');
       }
     }
-    if (this.outbound.dane) {
+    if (this.outbound.dane && !addressLiteral(dest.domain)) {
       const d = await this.dane.forDomain(dest.domain, hops);
       if (d.kind === 'tempfail') return (r) => deferAll(r, `4.4.3 ${d.cause}`);
       for (const h of d.hops) {
