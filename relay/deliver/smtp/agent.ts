@@ -241,9 +241,10 @@ export class SmtpAgent implements DeliveryAgent {
           const e = err as SmtpError;
           if (e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') this.dead.set(address, Date.now() + DEAD_MS);
           errors.push(`${hop.host}[${address}]: ${e.message}`);
-          if (e.code === 'EPEER') {
+          // a DANE host that fails TLS (no STARTTLS, a failed handshake) or its TLSA check refused security
+          if (e.code === 'EPEER' || (dane?.kind === 'dane' && e.code === 'ETLS')) {
             daneFailed = true;
-            this.countDane('failed', log, { mta: `${hop.host}[${address}]`, dane: 'failed', err: e.message }, 'dane: certificate matches no TLSA record; not delivering to this host');
+            this.countDane('failed', log, { mta: `${hop.host}[${address}]`, dane: 'failed', err: e.message }, 'dane: failed (no TLS, or a certificate no TLSA record matches); not delivering to this host');
           }
           log.info({ mta: `${hop.host}[${address}]`, tls: plan.tls, err: e.message }, 'outbound connection failed; trying the next host');
         }

@@ -75,6 +75,7 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
   let dns: TestDns;
   let eeSink: TestSink;
   let taSink: TestSink;
+  let plainSink: TestSink;
   let relay: Awaited<ReturnType<typeof spawnRelay>> | undefined;
 
   before(async () => {
@@ -86,6 +87,7 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
     // two next hops on one port (outbound.port is one for all MX hosts), on two loopback addresses
     eeSink = await startSink({ tls: ee });
     taSink = await startSink({ tls: chain(leaf, ca), address: '127.0.0.2', port: eeSink.port });
+    plainSink = await startSink({ address: '127.0.0.3', port: eeSink.port });
     const tlsa = (usage: number, selector: number, matchingType: number, data: Buffer): TlsaRecord[] => [{ usage, selector, matchingType, data }];
     const eeRecord = tlsa(3, 1, 1, sha256(spki(ee.cert)));
     const mx = (host: string) => ({ mx: [[10, host]] as [number, string][] });
@@ -112,6 +114,9 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
       'unsignedmx.test': { ...mx('mx.unsignedmx.test'), authenticated: false },
       'mx.unsignedmx.test': { a: ['127.0.0.1'] },
       '_25._tcp.mx.unsignedmx.test': { tlsa: tlsa(3, 1, 1, sha256(spki(other.cert))) },
+      'notls.test': mx('mx.notls.test'),
+      'mx.notls.test': { a: ['127.0.0.3'] },
+      '_25._tcp.mx.notls.test': { tlsa: eeRecord },
       'broken.test': mx('mx.broken.test'),
       'mx.broken.test': { a: ['127.0.0.1'] },
       '_25._tcp.mx.broken.test': { servfail: true },
@@ -132,7 +137,7 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
   });
   after(async () => {
     await killChild(relay?.child);
-    await Promise.all([eeSink?.close(), taSink?.close(), dns?.close()]);
+    await Promise.all([eeSink?.close(), taSink?.close(), plainSink?.close(), dns?.close()]);
     await cleanup?.();
   });
 
@@ -187,6 +192,14 @@ describe('relay/deliver/smtp: DANE through the relay', () => {
     await send('u@tawrong.test');
     const e = await attempt('u@tawrong.test');
     assert.match(String(e.detail), /^4\.7\.5 .*not issued to mx\.tawrong\.test or tawrong\.test/);
+  });
+
+  it('a DANE host that offers no STARTTLS: deferred 4.7.5, never sent in plaintext', async () => {
+    await send('p@notls.test');
+    const e = await attempt('p@notls.test');
+    assert.equal(e.result, 'deferred');
+    assert.match(String(e.detail), /^4\.7\.5 .*mx\.notls\.test\[127\.0\.0\.3\]/);
+    assert.equal(plainSink.received.length, 0);
   });
 
   it('a TLSA lookup that fails makes the host unusable: deferred, never sent without DANE', async () => {
