@@ -39,10 +39,10 @@ export class DnssecResolver {
     this.timeoutMs = opts.timeoutMs;
   }
 
-  /** The records of one type at `name`, with the AD bit of the answer. Each server is tried in turn. */
+  /** The records of one type at `name`, with the AD bit of the answer. Each server is tried in turn, twice (UDP loses packets). */
   async query<T>(name: string, type: packet.RecordType): Promise<SecureLookup<T>> {
     const causes: string[] = [];
-    for (const server of this.servers) {
+    for (const server of [...this.servers, ...this.servers]) {
       try {
         const res = await this.exchange(server, name, type);
         const authenticated = res.flag_ad === true;
