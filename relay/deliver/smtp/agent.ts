@@ -168,7 +168,8 @@ export class SmtpAgent implements DeliveryAgent {
     const envelope = { from, to: [...rcpts.keys()], size: mail.size + signature.length, use8BitMime: mail.envelope.body === '8bitmime' };
     const max = this.outbound.maxMessagesPerConnection;
     // connections are shared only under the same TLS policy: a plaintext one never serves a `required` mail
-    const slot = `${dest.key} tls=${plan.tls}`;
+    // nor a connection opened without DANE a mail whose plan has DANE hosts (a reload may have turned it on)
+    const slot = `${dest.key} tls=${plan.tls}${plan.hops.some((h) => h.dane && h.dane.kind !== 'none') ? ' dane' : ''}`;
     // a reused connection may have been closed by the server since: one more try on a fresh one
     for (let attempt = 0; ; attempt++) {
       let client: SmtpClient;
