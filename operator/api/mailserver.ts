@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
-import { concurrencySchema, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, TLS_POLICIES } from '../../relay/config/index.ts';
+import { concurrencySchema, HOST_LOOKUPS, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
   Type.Object(
@@ -40,6 +40,16 @@ export const OutboundSpec = Type.Object(
     concurrency: Type.Optional(concurrencySchema({ description: 'Outbound connections at once, in all and per destination (the relay\'s outbound.concurrency); its defaults when absent.' })),
     maxMessagesPerConnection: Type.Optional(maxMessagesPerConnectionSchema()),
     retry: Type.Optional(retrySchema({ description: 'Retry backoff, pauses of throttled destinations and the greylisting delay (the relay\'s outbound.retry); its defaults when absent.' })),
+    dane: Type.Boolean({
+      default: false,
+      description: 'DANE (RFC 7672) for MX delivery: where the MX, address and TLSA records are DNSSEC-authenticated (the resolver\'s AD bit), TLS is mandatory and the certificate must match them, else the mail waits (4.7.5). Needs a validating resolver for the pod.',
+    }),
+    hostLookup: Type.Optional(
+      Type.Array(StringEnum(HOST_LOOKUPS), {
+        minItems: 1,
+        description: 'How the smarthost name becomes addresses, tried in order (Postfix smtp_host_lookup): native (the pod\'s resolver: hostAliases, search domains, so `smtp://relay.mail` works) or dns (DNS servers asked directly). The relay\'s default: [native].',
+      }),
+    ),
     dkim: Type.Optional(
       Type.Array(
         Type.Object({

@@ -146,6 +146,8 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     family: o.family,
     tls: o.tls,
     mtaSts: o.mtaSts,
+    ...(o.dane ? { dane: true } : {}),
+    ...(o.hostLookup ? { hostLookup: o.hostLookup } : {}),
     ...(o.heloName ? { heloName: o.heloName } : {}),
     ...(o.tlsPolicies?.length ? { tlsPolicies: o.tlsPolicies } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),

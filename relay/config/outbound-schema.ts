@@ -1,7 +1,7 @@
 // Onward SMTP delivery settings (smtpd.conf `limit mta inet4`, `relay via`, `queue ttl`, `mta limit`;
 // Postfix smtp_tls_policy_maps, smtp_sasl_password_maps, bounce/delay_warning_time).
 import { Type } from '@sinclair/typebox';
-import { FAMILIES, literals, TLS_POLICIES } from './vocabulary.ts';
+import { FAMILIES, HOST_LOOKUPS, literals, TLS_POLICIES } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
 const Path = (description: string) => Type.String({ minLength: 1, description: `${description} Relative paths resolve against the config file's directory.` });
@@ -117,10 +117,22 @@ export const OutboundSchema = Type.Object(
         strict,
       ),
     ),
+    hostLookup: Type.Array(literals(HOST_LOOKUPS), {
+      minItems: 1,
+      uniqueItems: true,
+      default: ['native'],
+      description:
+        'How smarthost names become addresses, tried in order until one finds an address (Postfix smtp_host_lookup). native: getaddrinfo, as every program in the pod resolves (/etc/hosts and hostAliases, resolv.conf search domains and ndots, so a Service\'s short name works). dns: the DNS servers (outbound.resolver, else resolv.conf\'s nameservers) asked directly, no search domains. MX lookups, and the addresses of MX hosts, always use DNS.',
+    }),
     tls: literals(TLS_POLICIES, { default: 'opportunistic', description: TlsPolicy.description }),
     tlsPolicies: Type.Array(TlsPolicyEntrySchema, { default: [], description: 'Per-destination TLS policy; the first matching entry wins, otherwise `tls`.' }),
     caFile: Type.Optional(Path('Extra trusted CA certificates (PEM) for `verify`, added to the system roots.')),
     mtaSts: Type.Boolean({ default: false, description: 'Fetch and enforce MTA-STS policies (RFC 8461) for MX deliveries: in `enforce` mode only listed MX hosts, with a verified certificate.' }),
+    dane: Type.Boolean({
+      default: false,
+      description:
+        'DANE (RFC 7672) for MX deliveries, as Postfix smtp_tls_security_level = dane: where the MX, the MX host\'s address and its TLSA records (_25._tcp.<host>) are DNSSEC-authenticated (AD bit), TLS is mandatory and the certificate must match a DANE-EE or DANE-TA record, else the mail waits (4.7.5). Needs a validating resolver on a trusted path (outbound.resolver or resolv.conf): its AD bit is trusted. Takes precedence over MTA-STS for hosts with TLSA records.',
+    }),
     smarthost: Type.Optional(Type.String({ description: 'Send all onward mail through this host: smtp://host:port or smtps://host:port.' })),
     smarthostAuth: Type.Array(SmarthostAuthSchema, { default: [], description: 'AUTH credentials per smarthost.' }),
     srs: Type.Optional(SrsSchema),

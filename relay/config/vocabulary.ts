@@ -7,6 +7,8 @@ import { Type, type SchemaOptions, type TLiteral, type TUnion } from '@sinclair/
 export const FAMILIES = ['inet4', 'inet6', 'any'] as const;
 /** How a listener speaks TLS: smtpd.conf's (nothing), `tls`, `tls-require`, `smtps`. */
 export const TLS_MODES = ['none', 'starttls', 'starttls-required', 'implicit'] as const;
+/** How a host name becomes addresses (Postfix smtp_host_lookup): getaddrinfo, or DNS servers asked directly. */
+export const HOST_LOOKUPS = ['native', 'dns'] as const;
 /** STARTTLS policy for onward delivery. */
 export const TLS_POLICIES = ['none', 'opportunistic', 'required', 'verify'] as const;
 /** What an action does with a mail (smtpd.conf's `deliver to mbox|maildir|lmtp`, `relay`). */

@@ -23,6 +23,13 @@ export class RelayMetrics {
   readonly reloads = new Counter({ name: 'kubemta_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
   readonly deliveries = new Counter({ name: 'kubemta_deliveries_total', help: 'Delivery outcomes per recipient', labelNames: ['agent', 'result'], registers: [this.registry] });
 
+  readonly dane = new Counter({
+    name: 'kubemta_dane_total',
+    help: 'DANE (RFC 7672) outcomes of onward deliveries: verified, failed (certificate matches no TLSA record), unusable (TLSA lookup failed), ignored (TLSA records without DNSSEC)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+
   constructor(queue: QueueStats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'kubemta_process_' });
     new Gauge({

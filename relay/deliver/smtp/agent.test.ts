@@ -229,6 +229,7 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
       outbound: {
         resolver: { servers: [dns.server], timeoutSeconds: 1 },
         smarthost: `smtp://smart.test:${sink.port}`,
+        hostLookup: ['dns'], // smart.test is only in the test's DNS server
         smarthostAuth: [{ host: 'smart.test', username: 'relay', passwordFile: 'smarthost.pw' }],
         tlsPolicies: [{ domain: 'smart.test', tls: 'verify' }],
         caFile: 'ca.pem',

@@ -7,14 +7,17 @@ import type { Config, OutboundConfig } from '../../config/schema.ts';
 import type { QueuedMail } from '../../queue/fs.ts';
 import type { Logger } from '../../ops/log.ts';
 import type { DeliveryAgent, DeliveryOutcome } from '../../scheduler/scheduler.ts';
+import { fitsFamily, literalFamilyProblem } from '../../config/smarthost.ts';
 import { DkimSigner } from '../dkim.ts';
 import { SrsKeys } from './srs-keys.ts';
 import type { Srs } from '../../lookup/srs.ts';
-import { MxResolver, type NextHop } from '../mx.ts';
+import { addressLiteral, MxResolver, type NextHop } from '../mx.ts';
 import { SmtpClient, type SmtpError, type TlsPolicyName } from './client.ts';
 import { destinationOf, type Destination } from './destination.ts';
 import { HopContentPlanner } from './hop-content.ts';
 import { MtaStsCache } from './mta-sts.ts';
+import { DaneLookup, verifyDane, type DaneHost, type DaneVerdict } from './dane.ts';
+import { DnssecResolver } from '../dnssec.ts';
 import { deferAll, failAll, hasReply, outcomesOfError, outcomesOfSuccess, type RcptIndex } from './outcome.ts';
 import { DestinationConnections, Unreachable } from './connections.ts';
 import { greylisted, Paused, postponed, throttled } from './waits.ts';
@@ -22,7 +25,7 @@ import { remoteDetail } from '../diagnostic.ts';
 import { stricter, tlsPolicyFor } from './tls-policy.ts';
 
 interface Plan {
-  hops: NextHop[];
+  hops: (NextHop & { dane?: DaneHost })[];
   tls: TlsPolicyName;
 }
 
@@ -30,7 +33,10 @@ interface Plan {
 export interface AgentHost {
   snapshot: { config: Config };
   log: Logger;
+  metrics?: { dane: { inc(labels: { result: DaneCount }): void } };
 }
+
+export type DaneCount = 'verified' | 'failed' | 'unusable' | 'ignored';
 
 /** An address that refused a connection is tried last for this long (Postfix: a dead-host cache). */
 const DEAD_MS = 60_000;
@@ -45,6 +51,9 @@ export class SmtpAgent implements DeliveryAgent {
   private resolverKey = '';
   private mx!: MxResolver;
   private sts!: MtaStsCache;
+  private dane!: DaneLookup;
+  /** The TLSA record each DANE-verified connection matched, for the per-delivery log line. */
+  private readonly daneVerified = new WeakMap<SmtpClient, string>();
 
   constructor(relay: AgentHost) {
     this.relay = relay;
@@ -67,6 +76,7 @@ export class SmtpAgent implements DeliveryAgent {
       this.resolverKey = key;
       this.mx = new MxResolver({ servers: o.resolver?.servers, timeoutMs: (o.resolver?.timeoutSeconds ?? 5) * 1000, family: o.family });
       this.sts = new MtaStsCache(this.mx.resolver);
+      this.dane = new DaneLookup(new DnssecResolver({ servers: o.resolver?.servers, timeoutMs: (o.resolver?.timeoutSeconds ?? 5) * 1000 }), o.family);
     }
     return this.mx;
   }
@@ -124,23 +134,38 @@ export class SmtpAgent implements DeliveryAgent {
   private async plan(dest: Destination, log: Logger): Promise<Plan | DeliveryOutcome[] | ((r: RcptIndex) => DeliveryOutcome[])> {
     const mx = this.resolver();
     if (dest.kind === 'smarthost') {
-      const addrs = await mx.addresses(dest.host);
-      if (addrs.kind !== 'ok') return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${addrs.kind === 'tempfail' ? addrs.cause : 'no address'}`);
+      const wrongFamily = literalFamilyProblem(dest.host, this.outbound.family);
+      if (wrongFamily) return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${wrongFamily}`);
+      const ways = this.outbound.hostLookup;
+      const addrs = await mx.hostAddresses(dest.host, ways);
+      if (addrs.kind !== 'ok') return (r) => deferAll(r, `4.4.3 smarthost ${dest.host}: ${addrs.kind === 'tempfail' ? addrs.cause : `no ${this.outbound.family === 'any' ? '' : `${this.outbound.family} `}address (outbound.hostLookup: ${ways.join(', ')})`}`);
       return { hops: [{ host: dest.host, preference: 0, addresses: addrs.value }], tls: tlsPolicyFor(dest.host, this.outbound) };
     }
     const found = await mx.resolveDomain(dest.domain);
     if (found.kind === 'notfound') return (r) => failAll(r, `${found.status} ${found.reason}`);
     if (found.kind === 'tempfail') return (r) => deferAll(r, `4.4.3 ${found.cause}`);
     let tls = tlsPolicyFor(dest.domain, this.outbound);
-    let hops = found.hops;
+    let hops: Plan['hops'] = found.hops;
     if (this.outbound.mtaSts) {
       const decision = await this.sts.decide(dest.domain, hops);
+      if (decision.source.error) log.warn({ domain: dest.domain, mtaSts: decision.source.status, id: decision.source.id, mode: decision.kind, err: decision.source.error }, 'MTA-STS: policy fetch failed; applying the cached policy, if any');
       if (decision.kind === 'nomatch') return (r) => deferAll(r, `4.7.5 MTA-STS policy of ${dest.domain} lists none of its MX hosts (${decision.mx.join(', ')})`);
       if (decision.kind === 'testing' && decision.mismatched.length) log.warn({ domain: dest.domain, mismatched: decision.mismatched }, 'MTA-STS (testing): MX hosts not in the policy');
       if (decision.kind === 'enforce') {
         hops = decision.hops;
         tls = stricter(tls, 'verify');
       }
+    }
+    if (this.outbound.dane && !addressLiteral(dest.domain)) {
+      const d = await this.dane.forDomain(dest.domain, hops);
+      if (d.kind === 'tempfail') return (r) => deferAll(r, `4.4.3 ${d.cause}`);
+      for (const h of d.hops) {
+        if (h.dane.kind === 'none' && h.dane.ignored) this.countDane('ignored', log, { mta: h.host, dane: 'ignored', records: h.dane.ignored }, 'dane: TLSA records without DNSSEC authentication (AD=0) ignored');
+        if (h.dane.kind === 'tempfail') this.countDane('unusable', log, { mta: h.host, dane: 'unusable', err: h.dane.cause }, 'dane: TLSA lookup failed; host not used (RFC 7672 2.2)');
+      }
+      // a host whose TLSA lookup failed may be one that requires DANE: never used without it
+      hops = d.hops.filter((h) => h.dane.kind !== 'tempfail');
+      if (!hops.length) return (r) => deferAll(r, `4.4.3 no MX host of ${dest.domain} is usable: TLSA lookups failed (${d.hops.map((h) => h.host).join(', ')})`);
     }
     return { hops, tls };
   }
@@ -152,7 +177,8 @@ export class SmtpAgent implements DeliveryAgent {
     const to = [...rcpts.keys()];
     const max = this.outbound.maxMessagesPerConnection;
     // connections are shared only under the same TLS policy: a plaintext one never serves a `required` mail
-    const variant = `tls=${plan.tls}`;
+    // nor a connection opened without DANE a mail whose plan has DANE hosts (a reload may have turned it on)
+    const variant = `tls=${plan.tls}${plan.hops.some((h) => h.dane && h.dane.kind !== 'none') ? ' dane' : ''}`;
     // a reused connection may have been closed by the server since: one more try on a fresh one
     for (let attempt = 0; ; attempt++) {
       let client: SmtpClient;
@@ -160,7 +186,7 @@ export class SmtpAgent implements DeliveryAgent {
         client = await this.pool.acquire(dest.key, () => this.connect(dest, plan, log), variant, log);
       } catch (err) {
         if (err instanceof Paused) return postponed(rcpts, dest, err.pause);
-        const outcomes = deferAll(rcpts, `4.4.1 ${(err as Error).message}`);
+        const outcomes = deferAll(rcpts, `${(err as { status?: string }).status ?? '4.4.1'} ${(err as Error).message}`);
         const pause = err instanceof Unreachable && this.pool.paused(dest.key);
         return pause ? throttled(outcomes, dest, pause) : outcomes;
       }
@@ -188,6 +214,8 @@ export class SmtpAgent implements DeliveryAgent {
         this.pool.release(dest.key, client, client.messages < max, variant);
         this.pool.wentWell(dest.key);
         log.debug({ mta: client.name, tls: client.secure, rcpts: envelope.to.length }, 'transaction done');
+        const tlsa = this.daneVerified.get(client);
+        if (tlsa) this.countDane('verified', log, { mta: client.name, dane: 'verified', tlsa, rcpts: envelope.to.length }, 'dane: verified');
         return this.greylisted(outcomesOfSuccess(rcpts, info, client.name));
       } catch (e) {
         const err = e as SmtpError;
@@ -222,9 +250,13 @@ export class SmtpAgent implements DeliveryAgent {
     const auth = dest.kind === 'smarthost' ? await this.credentials(dest.host, dest.port) : undefined;
     const errors: string[] = [];
     let last = 'no address to connect to';
+    let daneFailed = false;
     const now = Date.now();
     for (const hop of plan.hops) {
-      const addresses = [...hop.addresses].sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
+      const dane = hop.dane;
+      let verdict: DaneVerdict | undefined;
+      // never over another family than outbound.family, whatever a lookup returned
+      const addresses = hop.addresses.filter((a) => fitsFamily(a, o.family)).sort((a, b) => Number((this.dead.get(a) ?? 0) > now) - Number((this.dead.get(b) ?? 0) > now));
       for (const address of addresses) {
         try {
           const client = await SmtpClient.open({
@@ -232,7 +264,15 @@ export class SmtpAgent implements DeliveryAgent {
             address,
             port: dest.kind === 'smarthost' ? dest.port : o.port,
             implicitTls: dest.kind === 'smarthost' && dest.implicitTls,
-            tls: plan.tls,
+            // DANE hosts: TLS or nothing, judged by their TLSA records instead of the roots (RFC 7672 3)
+            tls: dane?.kind === 'dane' ? 'required' : dane?.kind === 'encrypt' ? stricter(plan.tls, 'required') : plan.tls,
+            peerCheck:
+              dane?.kind === 'dane'
+                ? (socket) => {
+                    verdict = verifyDane(socket.getPeerCertificate(true), dane.records, dest.kind === 'mx' ? [hop.host, dest.domain] : [hop.host]);
+                    return verdict.ok ? undefined : `DANE: ${verdict.reason}`;
+                  }
+                : undefined,
             heloName: o.heloName ?? this.config.hostname ?? 'localhost',
             ca: o.caFile ? await readFile(o.caFile, 'utf8') : undefined,
             auth,
@@ -241,18 +281,32 @@ export class SmtpAgent implements DeliveryAgent {
             commandTimeoutMs: o.commandTimeoutSeconds * 1000,
           });
           this.dead.delete(address);
+          if (verdict?.ok) this.daneVerified.set(client, verdict.record);
           return client;
         } catch (err) {
           const e = err as SmtpError;
           if (e.code === 'ECONNECTION' || e.code === 'ETIMEDOUT' || e.code === 'ESOCKET') this.dead.set(address, Date.now() + DEAD_MS);
           last = e.response?.replace(/\r?\n/g, ' ').trim() || e.message;
           errors.push(`${hop.host}[${address}]: ${e.message}`);
+          // a DANE host that fails TLS (no STARTTLS, a failed handshake) or its TLSA check refused security
+          if (e.code === 'EPEER' || (dane?.kind === 'dane' && e.code === 'ETLS')) {
+            daneFailed = true;
+            this.countDane('failed', log, { mta: `${hop.host}[${address}]`, dane: 'failed', err: e.message }, 'dane: failed (no TLS, or a certificate no TLSA record matches); not delivering to this host');
+          }
           log.info({ mta: `${hop.host}[${address}]`, tls: plan.tls, err: e.message }, 'outbound connection failed; trying the next host');
         }
       }
     }
     const message = `no host of ${dest.kind === 'mx' ? dest.domain : dest.host} took a connection: ${errors.join('; ')}`;
-    throw new Unreachable(message, { after: last, detail: `4.4.1 ${message}` });
+    // a certificate that fails DANE is a security refusal (4.7.5), not a host that is down
+    const status = daneFailed ? '4.7.5' : '4.4.1';
+    throw Object.assign(new Unreachable(message, { after: last, detail: `${status} ${message}` }), { status });
+  }
+
+  private countDane(result: DaneCount, log: Logger, fields: Record<string, unknown>, msg: string): void {
+    this.relay.metrics?.dane.inc({ result });
+    if (result === 'verified') log.info(fields, msg);
+    else log.warn(fields, msg);
   }
 
   private async credentials(host: string, port: number): Promise<{ user: string; pass: string } | undefined> {

@@ -2,7 +2,7 @@
 // connect to one address (DNS was done by mx.ts), EHLO, STARTTLS as the policy says, AUTH when given,
 // then any number of transactions. Failures while opening are connection failures (try the next host,
 // defer); failures inside a transaction carry the server's reply and decide per recipient.
-import { rootCertificates } from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Pooled } from './pool.ts';
@@ -46,6 +46,11 @@ export interface OpenOptions {
   connectTimeoutMs: number;
   greetingTimeoutMs: number;
   commandTimeoutMs: number;
+  /**
+   * Judges the peer once TLS is up, before anything but EHLO is sent (DANE): a reason refuses the host
+   * (code EPEER). With it the chain is not checked against the roots: the check decides.
+   */
+  peerCheck?: (socket: TLSSocket) => string | undefined;
 }
 
 export interface SendEnvelope {
@@ -118,7 +123,7 @@ export class SmtpClient implements Pooled {
       logger: false,
       tls: {
         servername: opts.host,
-        rejectUnauthorized: verify,
+        rejectUnauthorized: verify && !opts.peerCheck,
         ca: opts.ca ? [...rootCertificates, opts.ca] : undefined,
         minVersion: 'TLSv1.2',
       },
@@ -126,6 +131,14 @@ export class SmtpClient implements Pooled {
     const client = new SmtpClient(opts, conn);
     conn.on('error', () => {}); // errors reach the pending callback; an idle connection just dies
     await phase(conn, (done) => conn.connect(done));
+    if (opts.peerCheck) {
+      const socket = (conn as unknown as { _socket: TLSSocket })._socket;
+      const why = conn.secure ? opts.peerCheck(socket) : 'no TLS';
+      if (why) {
+        conn.close();
+        throw Object.assign(new Error(why), { code: 'EPEER' });
+      }
+    }
     if (opts.auth) {
       const local = /^(127\.|::1$)/.test(opts.address);
       if (!conn.secure && !local) {

@@ -36,6 +36,7 @@ export class ThreadedSmtpAgent implements DeliveryAgent {
     });
     w.on('message', (m: FromThread) => {
       if (m.type === 'closed') return;
+      if (m.type === 'dane') return void this.relay.metrics.dane.inc({ result: m.result });
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
