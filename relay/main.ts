@@ -20,6 +20,7 @@ import { buildAgents } from './deliver/agents.ts';
 import { bounceHandlers } from './deliver/bounce.ts';
 import { buildPolicy } from './lookup/rules.ts';
 import { AuthLimiter } from './auth/limiter.ts';
+import { RateLimiter } from './limits/rates.ts';
 
 export interface RunningRelay {
   relay: Relay;
@@ -64,7 +65,9 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     const l = relay.snapshot.config.limits;
     return { perClient: l.authFailures, perUser: l.authFailuresPerUser, windowMs: l.authFailureWindowSeconds * 1000 };
   });
-  const relay: Relay = { snapshot, queue, log, metrics, authLimiter, clients: new Map(), sessions: 0, draining: false };
+  const rates = new RateLimiter(() => relay.snapshot.config.limits.rates);
+  metrics.watchRates(rates);
+  const relay: Relay = { snapshot, queue, log, metrics, authLimiter, rates, clients: new Map(), sessions: 0, draining: false };
   const scheduler = new Scheduler(relay, buildAgents(relay), bounceHandlers(relay));
   queue.onCommitted = (mail) => scheduler.enqueue(mail);
   let listeners = await startListeners(relay);

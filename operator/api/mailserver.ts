@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
-import { MAILBOX_FORMATS, TLS_POLICIES } from '../../relay/config/index.ts';
+import { MAILBOX_FORMATS, ServerRatesOverrideSchema, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
   Type.Object(
@@ -114,6 +114,7 @@ export const MailServerSpec = Type.Object({
         maxConnectionsPerClient: Type.Optional(Type.Integer({ minimum: 1 })),
         idleTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
         queueLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+        rates: Type.Optional(ServerRatesOverrideSchema),
       },
       { description: 'Session and queue limits; the relay\'s defaults when absent.' },
     ),

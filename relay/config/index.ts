@@ -4,3 +4,4 @@ export { ConfigError, loadConfig, schemaProblems, validateConfig, type LoadedCon
 export { crossCheck } from './check.ts';
 export { ConfigSchema, TableSchema, type Config } from './schema.ts';
 export * from './vocabulary.ts';
+export { ListenerRatesSchema, ServerRatesOverrideSchema } from './rates-schema.ts';
