@@ -103,6 +103,11 @@ export const MailServerSpec = Type.Object({
   hostname: Type.String({ minLength: 1, maxLength: 253, description: 'The relay\'s name (greeting and EHLO), e.g. post.example.org.' }),
   queue: Volume('queue'),
   mailStore: Volume('mail store'),
+  drainedQueueClaims: StringEnum(['Retain', 'Delete'] as const, {
+    default: 'Retain',
+    description:
+      'A queue claim left by a scale-down (a replica\'s ordinal now >= replicas, or the other workload kind\'s claim) is drained by a Job that delivers its mail; once the Job found it empty: Retain keeps the claim (marked kubemta.io/drained, reused if the replica comes back), Delete deletes it. Mail claims are always kept.',
+  }),
   outbound: OutboundSpec,
   local: Type.Optional(LocalSpec),
   limits: Type.Optional(
@@ -153,6 +158,21 @@ export const MailServerStatus = Type.Object({
   replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),
   readyReplicas: Type.Optional(Type.Integer({ description: 'Relay replicas ready (the workload\'s status).' })),
   relays: Type.Optional(Type.String({ description: 'READY/DESIRED relay replicas, for kubectl get.' })),
+  drains: Type.Optional(
+    Type.Array(
+      Type.Object({
+        claim: Type.String({ description: 'The queue claim left by a scale-down.' }),
+        phase: StringEnum(['Waiting', 'Running', 'Failed', 'Drained'] as const, {
+          description: 'Waiting: a pod still uses the claim; Running: the drain Job delivers its mail; Failed: the Job gave up (see its pod\'s log); Drained: found empty (kept under drainedQueueClaims: Retain).',
+        }),
+        job: Type.Optional(Type.String({ description: 'The drain Job.' })),
+        remaining: Type.Optional(Type.Integer({ description: 'Mails still in the claim\'s queue, as the drain reports (kubemta_queue_messages).' })),
+        message: Type.Optional(Type.String()),
+      }),
+      { description: 'Queues of replicas removed by a scale-down, and their drain (the server stays Ready while it serves).' },
+    ),
+  ),
+  draining: Type.Optional(Type.String({ description: 'A summary of drains in progress, for kubectl get: `2 claim(s), 7 mail(s) left`.' })),
 });
 
 export const MailServerKind = defineKind({
@@ -167,6 +187,7 @@ export const MailServerKind = defineKind({
     { name: 'Hostname', type: 'string', jsonPath: '.spec.hostname' },
     { name: 'Relays', type: 'string', jsonPath: '.status.relays' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
+    { name: 'Draining', type: 'string', jsonPath: '.status.draining', priority: 1 },
   ],
 });
 
