@@ -158,6 +158,7 @@ export const MailServerStatus = Type.Object({
   replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),
   readyReplicas: Type.Optional(Type.Integer({ description: 'Relay replicas ready (the workload\'s status).' })),
   relays: Type.Optional(Type.String({ description: 'READY/DESIRED relay replicas, for kubectl get.' })),
+  selector: Type.Optional(Type.String({ description: 'The relay pods\' label selector (the scale subresource\'s, for a HorizontalPodAutoscaler).' })),
   drains: Type.Optional(
     Type.Array(
       Type.Object({
@@ -189,6 +190,8 @@ export const MailServerKind = defineKind({
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
     { name: 'Draining', type: 'string', jsonPath: '.status.draining', priority: 1 },
   ],
+  // `kubectl scale ms/post --replicas 3`, and a HorizontalPodAutoscaler on the MailServer (docs/scaling.md)
+  scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
 });
 
 export type MailServer = KubeObject<typeof MailServerSpec, typeof MailServerStatus>;

@@ -51,6 +51,18 @@ export async function reconcileDrains(ctx: ControllerContext, server: MailServer
   }
   const orphaned = orphanedClaims(server, claims);
   const pending = orphaned.filter((c) => !c.drained);
+  // a replica came back to a claim while its drain ran: stop the drain, the replica has the queue now
+  // (known only for Jobs this operator process started; the replica and the Job overlap for a moment)
+  const key = `${ns}/${name}`;
+  const started = ctx.drainJobs.get(key) ?? new Set<string>();
+  const wanted = new Set(pending.map((c) => drainJobName(server, c)));
+  for (const job of [...started].filter((j) => !wanted.has(j))) {
+    await ctx.client.delete(Resources.Job, ns, job).catch(ignoreNotFound);
+    started.delete(job);
+    ctx.log.info({ server: key, job }, 'drain stopped: a replica mounts its claim again');
+  }
+  if (started.size) ctx.drainJobs.set(key, started);
+  else ctx.drainJobs.delete(key);
   if (!pending.length) {
     const drains = orphaned.map((c): DrainStatus => ({ claim: c.queue, phase: 'Drained', message: `found empty at ${claims.find((x) => x.metadata.name === c.queue)?.metadata.annotations?.[DRAINED_ANNOTATION]}` }));
     return drains.length ? { drains } : {};
@@ -87,6 +99,8 @@ async function drainOne(ctx: ControllerContext, server: MailServer, workload: Ma
     // one writer per queue: the removed replica must be gone first (it finishes its sessions on SIGTERM)
     if (mounting.length) return { claim: c.queue, phase: 'Waiting', message: `pod ${mounting[0].metadata.name} still mounts the claim` };
     await ctx.client.create(Resources.Job, ns, drainJob(server, workload, c));
+    const key = `${ns}/${server.metadata.name}`;
+    ctx.drainJobs.set(key, (ctx.drainJobs.get(key) ?? new Set()).add(jobName));
     ctx.metrics.writes.inc({ kind: 'Job', verb: 'create' });
     await ctx.events.record(server, 'Normal', Reasons.DrainStarted, `Job ${jobName} drains claim ${c.queue}, which no replica mounts since the scale-down`);
     return { claim: c.queue, phase: 'Running', job: jobName, message: 'Job created' };
@@ -100,6 +114,7 @@ async function drainOne(ctx: ControllerContext, server: MailServer, workload: Ma
       await ctx.client.patch(Resources.PersistentVolumeClaim, ns, c.queue, { metadata: { annotations: { [DRAINED_ANNOTATION]: ctx.now().toISOString() } } });
     }
     await ctx.client.delete(Resources.Job, ns, jobName).catch(ignoreNotFound);
+    ctx.drainJobs.get(`${ns}/${server.metadata.name}`)?.delete(jobName);
     await ctx.events.record(server, 'Normal', Reasons.Drained, `claim ${c.queue} drained: its queue is empty; claim ${server.spec.drainedQueueClaims === 'Delete' ? 'deleted' : 'kept'} (drainedQueueClaims: ${server.spec.drainedQueueClaims})`);
     return { claim: c.queue, phase: 'Drained', job: jobName, remaining: 0 };
   }

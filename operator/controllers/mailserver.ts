@@ -150,7 +150,8 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
     // queues a scale-down left behind; where no relay can run (relayCheck off), no drain can either
     const workload = sr.manifests.find((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')!;
     const d = await reconcileDrains(ctx, server as unknown as MailServer, workload);
-    verdict = { ...verdict, status: { ...verdict.status, drains: d.drains, draining: d.draining } };
+    const selector = Object.entries((workload.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels).sort().map(([k, v]) => `${k}=${v}`).join(',');
+    verdict = { ...verdict, status: { ...verdict.status, selector, drains: d.drains, draining: d.draining } };
     if (d.requeueAfterMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, d.requeueAfterMs);
   }
   await writeStatus(ctx, 'MailServer', server, verdict);
