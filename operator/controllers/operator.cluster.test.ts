@@ -200,7 +200,8 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
   });
 
   it('runs with the shipped least-privilege RBAC, not as admin', async () => {
-    await assert.rejects(op.client.list(Resources.Secret, 'kube-system').then(() => op.client.delete(Resources.PersistentVolumeClaim, ns, 'post-queue')), (e: ApiError) => e.status === 403);
+    // the ConfigMap is always rendered, never deleted (PVCs may be: a drained queue claim, docs/scaling.md)
+    await assert.rejects(op.client.list(Resources.Secret, 'kube-system').then(() => op.client.delete(Resources.ConfigMap, ns, 'post-config')), (e: ApiError) => e.status === 403);
     await assert.rejects(op.client.list({ group: '', version: 'v1', plural: 'nodes', kind: 'Node' }), (e: ApiError) => e.status === 403);
     const lease = await admin.get<Obj & { spec: { holderIdentity: string } }>(Resources.Lease, ns, 'kubemta-operator');
     assert.ok(lease.spec.holderIdentity);
