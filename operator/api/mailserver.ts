@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
-import { concurrencySchema, HOST_LOOKUPS, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, TLS_POLICIES } from '../../relay/config/index.ts';
+import { concurrencySchema, HOST_LOOKUPS, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, ServerRatesOverrideSchema, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
   Type.Object(
@@ -116,6 +116,11 @@ export const MailServerSpec = Type.Object({
   hostname: Type.String({ minLength: 1, maxLength: 253, description: 'The relay\'s name (greeting and EHLO), e.g. post.example.org.' }),
   queue: Volume('queue'),
   mailStore: Volume('mail store'),
+  drainedQueueClaims: StringEnum(['Retain', 'Delete'] as const, {
+    default: 'Retain',
+    description:
+      'A queue claim left by a scale-down (a replica\'s ordinal now >= replicas, or the other workload kind\'s claim) is drained by a Job that delivers its mail; once the Job found it empty: Retain keeps the claim (marked kubemta.io/drained, reused if the replica comes back), Delete deletes it. Mail claims are always kept.',
+  }),
   outbound: OutboundSpec,
   local: Type.Optional(LocalSpec),
   limits: Type.Optional(
@@ -127,6 +132,7 @@ export const MailServerSpec = Type.Object({
         maxConnectionsPerClient: Type.Optional(Type.Integer({ minimum: 1 })),
         idleTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
         queueLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+        rates: Type.Optional(ServerRatesOverrideSchema),
       },
       { description: 'Session and queue limits; the relay\'s defaults when absent.' },
     ),
@@ -165,6 +171,22 @@ export const MailServerStatus = Type.Object({
   replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),
   readyReplicas: Type.Optional(Type.Integer({ description: 'Relay replicas ready (the workload\'s status).' })),
   relays: Type.Optional(Type.String({ description: 'READY/DESIRED relay replicas, for kubectl get.' })),
+  selector: Type.Optional(Type.String({ description: 'The relay pods\' label selector (the scale subresource\'s, for a HorizontalPodAutoscaler).' })),
+  drains: Type.Optional(
+    Type.Array(
+      Type.Object({
+        claim: Type.String({ description: 'The queue claim left by a scale-down.' }),
+        phase: StringEnum(['Waiting', 'Running', 'Failed', 'Drained'] as const, {
+          description: 'Waiting: a pod still uses the claim; Running: the drain Job delivers its mail; Failed: the Job gave up (see its pod\'s log); Drained: found empty (kept under drainedQueueClaims: Retain).',
+        }),
+        job: Type.Optional(Type.String({ description: 'The drain Job.' })),
+        remaining: Type.Optional(Type.Integer({ description: 'Mails still in the claim\'s queue, as the drain reports (kubemta_queue_messages).' })),
+        message: Type.Optional(Type.String()),
+      }),
+      { description: 'Queues of replicas removed by a scale-down, and their drain (the server stays Ready while it serves).' },
+    ),
+  ),
+  draining: Type.Optional(Type.String({ description: 'A summary of drains in progress, for kubectl get: `2 claim(s), 7 mail(s) left`.' })),
 });
 
 export const MailServerKind = defineKind({
@@ -179,7 +201,10 @@ export const MailServerKind = defineKind({
     { name: 'Hostname', type: 'string', jsonPath: '.spec.hostname' },
     { name: 'Relays', type: 'string', jsonPath: '.status.relays' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
+    { name: 'Draining', type: 'string', jsonPath: '.status.draining', priority: 1 },
   ],
+  // `kubectl scale ms/post --replicas 3`, and a HorizontalPodAutoscaler on the MailServer (docs/scaling.md)
+  scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
 });
 
 export type MailServer = KubeObject<typeof MailServerSpec, typeof MailServerStatus>;

@@ -8,10 +8,12 @@ import { Annotations, Labels, type Manifest } from '../render/workload.ts';
 import { FIELD_MANAGER, type CachedKind, type ControllerContext } from './context.ts';
 import { storeVerdicts } from './members.ts';
 import { nudgePods } from './nudge.ts';
+import { reconcileDrains } from './drain.ts';
 import { judgeRollout } from './rollout.ts';
 import { renderNamespace } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
 import { Resources } from '../api/resources.ts';
+import type { MailServer } from '../api/mailserver.ts';
 
 /** What the operator prunes when it no longer renders it: never PVCs (mail is data), never the ConfigMap (always rendered). */
 const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet', 'PodDisruptionBudget'];
@@ -145,6 +147,12 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
     const status = { ...serverVerdict.status, ...r.status };
     verdict = r.verdict ? { ...serverVerdict, ...r.verdict, status } : { ...serverVerdict, status, message: `${serverVerdict.message}; ${r.status.relays} relay(s) serve config/tables ${hash}` };
     requeueAfterMs = r.requeueAfterMs;
+    // queues a scale-down left behind; where no relay can run (relayCheck off), no drain can either
+    const workload = sr.manifests.find((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')!;
+    const d = await reconcileDrains(ctx, server as unknown as MailServer, workload);
+    const selector = Object.entries((workload.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels).sort().map(([k, v]) => `${k}=${v}`).join(',');
+    verdict = { ...verdict, status: { ...verdict.status, selector, drains: d.drains, draining: d.draining } };
+    if (d.requeueAfterMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, d.requeueAfterMs);
   }
   await writeStatus(ctx, 'MailServer', server, verdict);
   ctx.log.debug({ server: key, held: sr?.held, written, reason: verdict.reason }, 'reconciled');

@@ -91,6 +91,7 @@ export class Manager {
       relayCheck: opts.relayCheck ?? true,
       stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
       notLoaded: new Map(),
+      drainJobs: new Map(),
       statusWritten: new Map(),
     };
     if (opts.leaderElection) {

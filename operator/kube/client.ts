@@ -25,6 +25,7 @@ export const CoreResources = {
   Pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   StatefulSet: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' },
+  Job: { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' },
   PodDisruptionBudget: { group: 'policy', version: 'v1beta1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget' },
   Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
 } as const satisfies Record<string, Resource>;

@@ -111,6 +111,7 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
       ...(l.spec.tag ? { tag: l.spec.tag } : {}),
       ...(l.spec.proxyProtocol ? { proxyProtocol: { trustedNetworks: l.spec.proxyProtocol.trustedNetworks } } : {}),
       ...(l.spec.maxMessageBytes ? { maxMessageBytes: l.spec.maxMessageBytes } : {}),
+      ...(l.spec.rates ? { rates: l.spec.rates } : {}),
     };
   });
 

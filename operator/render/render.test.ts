@@ -58,6 +58,20 @@ describe('operator/render', () => {
     assert.equal(only(render(seedSnapshot())).config?.resolution, undefined, 'absent: the relay default (off)');
   });
 
+  it('renders spec.limits.rates and a Listener\'s spec.rates into the relay\'s limits.rates and the listener\'s override', () => {
+    const snap = seedSnapshot();
+    snap.mailServers[0].spec.limits = { rates: { client: { connections: 30, ipv6Prefix: 56 }, sender: { recipients: 500 } } };
+    const listener = snap.listeners[0];
+    listener.spec.rates = { client: { messages: 5 } };
+    const s = only(render(snap));
+    const v = validateConfig(structuredClone(s.config));
+    assert.ok(v.ok, v.ok ? '' : v.problems.join('; '));
+    assert.deepEqual(v.config.limits.rates.client, { connections: 30, windowSeconds: 60, ipv4Prefix: 32, ipv6Prefix: 56 });
+    assert.deepEqual(v.config.limits.rates.sender, { recipients: 500, windowSeconds: 3600 });
+    const rendered = v.config.listeners.filter((l) => l.rates);
+    assert.deepEqual(rendered.map((l) => l.rates), [{ client: { messages: 5 } }], 'only the overriding listener, without defaults filled in');
+  });
+
   it('expresses every line of Listing 1: pki, the auth table, three listeners, tag remote, limit mta inet4', () => {
     const s = only(render(seedSnapshot()));
     const c = s.config!;

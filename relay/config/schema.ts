@@ -5,6 +5,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActionSchema, RuleSchema } from './rules-schema.ts';
 import { OutboundSchema } from './outbound-schema.ts';
+import { ListenerRatesSchema, RatesSchema } from './rates-schema.ts';
 import { FAMILIES, literals, TLS_MODES, TLS_VERSIONS } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -78,6 +79,7 @@ export const ListenerSchema = Type.Object(
     tag: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Stamped on every mail accepted here, for rules.' })),
     proxyProtocol: Type.Optional(ProxyProtocolSchema),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'Overrides limits.maxMessageBytes here.' })),
+    rates: Type.Optional(ListenerRatesSchema),
   },
   { ...strict, description: 'An SMTP listener (smtpd.conf `listen on …`).' },
 );
@@ -175,6 +177,7 @@ export const LimitsSchema = Type.Object(
     authFailureWindowSeconds: Seconds(300, 'Window for counting failed AUTH attempts.'),
     greetingDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, description: 'Wait before the 220 greeting; a client that talks first is refused (early-talker check, like postscreen). 0: greet at once.' }),
     shutdownGraceSeconds: Seconds(30, 'On SIGTERM, how long in-flight sessions may finish.'),
+    rates: RatesSchema,
   },
   { ...strict, default: {} },
 );

@@ -6,6 +6,12 @@ export interface QueueStats {
   oldestReceivedAt(): number | undefined;
 }
 
+/** The rate limiter's tables, for their size and evictions (relay/limits/rates.ts). */
+export interface RateTables {
+  clients: { size: number; evicted: number };
+  senders: { size: number; evicted: number };
+}
+
 export class RelayMetrics {
   readonly registry = new Registry();
   readonly connections = new Counter({ name: 'kubemta_connections_total', help: 'SMTP connections accepted', labelNames: ['listener'], registers: [this.registry] });
@@ -29,6 +35,26 @@ export class RelayMetrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+
+  /** Gauges of the rate limiter's tables: how many windows they hold, how many they had to forget. */
+  watchRates(rates: RateTables): void {
+    const gauges = [
+      ['kubemta_rate_limit_windows', 'Rate-limit windows held (bounded by limits.rates.maxTracked per table)', 'size'],
+      ['kubemta_rate_limit_evicted', 'Rate-limit windows forgotten early because their table was full, since start', 'evicted'],
+    ] as const;
+    for (const [name, help, field] of gauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['table'],
+        registers: [this.registry],
+        collect() {
+          this.set({ table: 'client' }, rates.clients[field]);
+          this.set({ table: 'sender' }, rates.senders[field]);
+        },
+      });
+    }
+  }
 
   constructor(queue: QueueStats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'kubemta_process_' });
