@@ -5,6 +5,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActionSchema, RuleSchema } from './rules-schema.ts';
 import { OutboundSchema } from './outbound-schema.ts';
+import { IntakeOverrideSchema, IntakeSchema } from './intake-schema.ts';
 import { FAMILIES, literals, TLS_MODES, TLS_VERSIONS } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -78,6 +79,7 @@ export const ListenerSchema = Type.Object(
     tag: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Stamped on every mail accepted here, for rules.' })),
     proxyProtocol: Type.Optional(ProxyProtocolSchema),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'Overrides limits.maxMessageBytes here.' })),
+    intake: Type.Optional(IntakeOverrideSchema),
   },
   { ...strict, description: 'An SMTP listener (smtpd.conf `listen on …`).' },
 );
@@ -227,6 +229,7 @@ export const ConfigSchema = Type.Object(
     resolution: ResolutionSchema,
     queue: QueueSchema,
     outbound: OutboundSchema,
+    intake: IntakeSchema,
     limits: LimitsSchema,
     tls: TlsSchema,
     log: LogSchema,
@@ -247,3 +250,4 @@ export type AnySchema = TSchema;
 export type RuleConfig = Static<typeof RuleSchema>;
 export type ActionConfig = Static<typeof ActionSchema>;
 export type OutboundConfig = Static<typeof OutboundSchema>;
+export type IntakeConfig = Static<typeof IntakeSchema>;
