@@ -4,22 +4,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
-import { baseConfig, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
+import { baseConfig, startTestRelay, tempDir } from '../../test/harness.ts';
+import { boxRouting, boxTable, fieldsNamed, headerOf, sendAndDeliver, sendWithSwaks, testMessage } from '../../test/intake-kit.ts';
 import { startDns, type TestDns } from '../../test/dns-server.ts';
 import { hashPassword } from '../auth/hash.ts';
-import { until } from '../../test/until.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
 const DKIM_TXT = `v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
-
-function message(from: string, subject: string, extra = ''): string {
-  return [`From: <${from}>`, 'To: <box@example.org>', `Subject: ${subject}`, 'Date: Sun, 06 Dec 2026 02:00:00 +0000', `Message-ID: <${subject.replace(/\W/g, '')}@test>`, extra, '', 'Hello.', '']
-    .filter((l, i, a) => l !== '' || i >= a.length - 3)
-    .join('\r\n');
-}
 
 async function signed(domain: string, raw: string): Promise<string> {
   const key = { signingDomain: domain, selector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
@@ -50,13 +44,8 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
       'mail.org.test': { txt: ['v=spf1 -all'] },
     });
     const config = baseConfig({
-      mailStore: 'mail',
-      tables: {
-        users: { type: 'credentials', entries: { max: await hashPassword('demo-password', 4) } },
-        v: { type: 'virtual', entries: { 'box@example.org': 'box' } },
-      },
-      rules: [{ from: 'any', for: { domain: 'example.org' }, virtual: 'v', action: 'maildir' }],
-      actions: { maildir: { type: 'maildir' } },
+      ...boxRouting,
+      tables: { ...boxTable, users: { type: 'credentials', entries: { max: await hashPassword('demo-password', 4) } } },
       listeners: [
         { name: 'mx', address: '127.0.0.1', port: 0, tls: 'none' },
         // the same checks, results only: a listener's override of the policy
@@ -74,27 +63,13 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
     await cleanup?.();
   });
 
-  const box = () => join(dir, 'mail', 'maildir', 'box', 'new');
-  /** Sends with swaks and returns the delivered file whose Subject: is `subject`. */
-  async function deliver(listener: string, from: string, raw: string, subject: string, extra: string[] = []): Promise<string> {
-    const file = join(dir, `${subject.replace(/\W/g, '')}.eml`);
-    await writeFile(file, raw);
-    const r = await swaks(t.port(listener), ['--helo', 'client.test', '--from', from, '--to', 'box@example.org', '--data', `@${file}`, ...extra]);
-    assert.equal(r.code, 0, r.transcript);
-    return until(`${subject} delivered`, async () => {
-      for (const name of await readdir(box()).catch(() => [] as string[])) {
-        const text = await readFile(join(box(), name), 'latin1');
-        if (text.includes(`Subject: ${subject}\n`)) return text;
-      }
-      return undefined;
-    });
-  }
-  const headerOf = (text: string) => text.slice(0, text.indexOf('\n\n') + 1);
-  const authResults = (text: string) => headerOf(text).split(/\n(?![ \t])/).filter((f) => /^Authentication-Results:/i.test(f));
+  const deliver = (listener: string, from: string, raw: string, subject: string, extra: string[] = []) =>
+    sendAndDeliver(dir, join(dir, 'mail', 'maildir', 'box'), t.port(listener), from, raw, subject, extra);
+  const authResults = (text: string) => fieldsNamed(text, 'Authentication-Results');
   const verdicts = async () => (await t.relay.relay.metrics.intakeVerdicts.get()).values.map((v) => `${v.labels.listener} ${v.labels.check} ${v.labels.verdict} ${v.value}`);
 
   it('a DKIM-signed mail from an SPF-listed address passes: one Authentication-Results with our authserv-id, above Received', async () => {
-    const text = await deliver('mx', 'alice@good.test', await signed('good.test', message('alice@good.test', 'all pass')), 'all pass');
+    const text = await deliver('mx', 'alice@good.test', await signed('good.test', testMessage('alice@good.test', 'all pass')), 'all pass');
     const ar = authResults(text);
     assert.equal(ar.length, 1, text);
     assert.match(ar[0], /^Authentication-Results: relay\.test;/);
@@ -113,20 +88,20 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
       'Authentication-Results: mx.elsewhere.test; spf=pass',
       'Authentication-Results: relay.test.elsewhere.test; spf=pass',
     ].join('\r\n');
-    const text = await deliver('mx', 'alice@good.test', await signed('good.test', message('alice@good.test', 'forged', forged)), 'forged');
+    const text = await deliver('mx', 'alice@good.test', await signed('good.test', testMessage('alice@good.test', 'forged', forged)), 'forged');
     const ar = authResults(text);
     assert.equal(ar.length, 3, ar.join('\n---\n'));
     assert.match(ar[0], /^Authentication-Results: relay\.test;\n dkim=pass/, 'ours, and the removal left the signature intact');
     assert.deepEqual(ar.slice(1), ['Authentication-Results: mx.elsewhere.test; spf=pass', 'Authentication-Results: relay.test.elsewhere.test; spf=pass']);
     assert.doesNotMatch(text, /bank\.test/);
     // on a listener with another hostname, fields naming relay.test are another host's: kept
-    const other = await deliver('lenient', 'eve@bad.test', message('eve@bad.test', 'other id', forged), 'other id');
+    const other = await deliver('lenient', 'eve@bad.test', testMessage('eve@bad.test', 'other id', forged), 'other id');
     assert.equal(authResults(other).length, 5);
     assert.match(authResults(other)[0], /^Authentication-Results: lenient\.relay\.test;/);
   });
 
   it('an unsigned mail from an address SPF does not list fails SPF and DMARC, and is delivered where the policy is results only', async () => {
-    const text = await deliver('lenient', 'eve@bad.test', message('eve@bad.test', 'spf fail'), 'spf fail');
+    const text = await deliver('lenient', 'eve@bad.test', testMessage('eve@bad.test', 'spf fail'), 'spf fail');
     const [ar] = authResults(text);
     assert.match(ar, /spf=fail[^;]*smtp\.mailfrom=eve@bad\.test/);
     assert.match(ar, /dkim=none/);
@@ -136,9 +111,7 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
 
   it('honours p=reject with 550 5.7.1 at end of DATA, also inherited from the organizational domain; nothing queued', async () => {
     for (const from of ['eve@bad.test', 'eve@mail.org.test']) {
-      const file = join(dir, 'reject.eml');
-      await writeFile(file, message(from, 'rejected'));
-      const r = await swaks(t.port('mx'), ['--helo', 'client.test', '--from', from, '--to', 'box@example.org', '--data', `@${file}`]);
+      const r = await sendWithSwaks(dir, t.port('mx'), from, testMessage(from, 'rejected'));
       assert.notEqual(r.code, 0);
       assert.match(r.transcript, /<\*\* 550 5\.7\.1 Rejected by the DMARC policy/, r.transcript);
     }
@@ -148,7 +121,7 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
   });
 
   it('marks a mail failing under p=quarantine with X-Spam-Flag: YES (and strips the sender\'s own)', async () => {
-    const text = await deliver('mx', 'eve@quarantined.test', message('eve@quarantined.test', 'quarantine', 'X-Spam-Flag: NO'), 'quarantine');
+    const text = await deliver('mx', 'eve@quarantined.test', testMessage('eve@quarantined.test', 'quarantine', 'X-Spam-Flag: NO'), 'quarantine');
     assert.match(authResults(text)[0], /dmarc=fail[^;]*p=QUARANTINE/);
     assert.deepEqual(headerOf(text).match(/^X-Spam-Flag:.*$/gm), ['X-Spam-Flag: YES']);
     assert.ok((await verdicts()).includes('mx dmarc marked 1'));
@@ -156,7 +129,7 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
 
   it('skips the checks for a mail sent over an authenticated submission session, still removing forged results', async () => {
     const forged = 'Authentication-Results: relay.test; dmarc=pass header.from=bad.test';
-    const text = await deliver('submission', 'eve@bad.test', message('eve@bad.test', 'submitted', forged), 'submitted', ['-tls', '--auth', 'PLAIN', '--auth-user', 'max', '--auth-password', 'demo-password']);
+    const text = await deliver('submission', 'eve@bad.test', testMessage('eve@bad.test', 'submitted', forged), 'submitted', ['-tls', '--auth', 'PLAIN', '--auth-user', 'max', '--auth-password', 'demo-password']);
     assert.deepEqual(authResults(text), []);
     assert.ok((await verdicts()).includes('submission authentication skipped-authenticated 1'));
   });

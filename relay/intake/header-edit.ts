@@ -1,13 +1,13 @@
 // Edits the header section of a mail on its way into the queue: fields a check adds go on top, fields it
 // owns are dropped from what the client sent (a forged Authentication-Results with our authserv-id, a
-// sender's own X-Spam-Flag: NO), and the filter may rewrite the Subject. Only the header section is held
-// in memory (up to HEADER_LIMIT); the body streams through untouched.
+// sender's own X-Spam-Flag: NO), and the filter may rewrite the Subject. One field at a time is held in
+// memory; the body streams through untouched.
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** A header section longer than this is passed on unedited (no real mail has one; a hostile one costs nothing). */
-const HEADER_LIMIT = 1024 * 1024;
+/** A single header field longer than this is judged by its start (no real field is near it). */
+const FIELD_LIMIT = 64 * 1024;
 
 export interface HeaderEdit {
   /** Complete fields, each ending in CRLF, written above the message's own. */
@@ -51,49 +51,107 @@ export function editHeader(header: string, edit: HeaderEdit): string {
   return out.map((f) => f + '\r\n').join('');
 }
 
-/** Streams a message through editHeader: the header section is buffered, edited, and the rest passed on. */
+/** Where a header field ends: the CRLF not followed by a space or tab (-1: not known yet). */
+function fieldEnd(buf: string, from: number): number {
+  for (let i = buf.indexOf('\r\n', from); i >= 0; i = buf.indexOf('\r\n', i + 2)) {
+    if (i + 2 >= buf.length) return -1;
+    const next = buf.charCodeAt(i + 2);
+    if (next !== 32 && next !== 9) return i;
+  }
+  return -1;
+}
+
+/**
+ * Streams a message through the edit one header field at a time (only the current field is held, so a
+ * huge header section costs no memory and cannot push a forged field past the editor); the body passes
+ * through untouched. A single field longer than FIELD_LIMIT is judged by its start and then passed on,
+ * or dropped, as it arrives.
+ */
 export class HeaderEditor extends Transform {
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private done = false;
+  private buf = '';
+  private inBody = false;
+  private started = false;
+  private sawSubject = false;
+  /** Inside an over-long field: pass it on, or drop it, until it ends. */
+  private long: 'pass' | 'drop' | undefined;
   private readonly edit: HeaderEdit;
   constructor(edit: HeaderEdit) {
     super();
     this.edit = edit;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.done) return cb(null, chunk);
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    const all = Buffer.concat(this.held);
-    this.held = [all];
-    // the blank line that ends the header section; a message that starts with it has no header at all
-    const end = all.subarray(0, 2).toString() === '\r\n' ? 0 : all.indexOf('\r\n\r\n');
-    if (end >= 0) {
-      const headerEnd = end === 0 ? 0 : end + 2;
-      this.release(this.edited(all.subarray(0, headerEnd).toString('latin1')), all.subarray(headerEnd));
-    } else if (this.heldBytes > HEADER_LIMIT) {
-      this.release(this.edit.add.join(''), all);
+    if (this.inBody) return cb(null, chunk);
+    if (!this.started) {
+      this.started = true;
+      this.out(this.edit.add.join(''));
     }
+    this.buf += chunk.toString('latin1');
+    this.consume(false);
     cb();
   }
   override _flush(cb: TransformCallback): void {
-    // a message that is all header (no blank line, no body)
-    if (!this.done) {
-      const all = Buffer.concat(this.held).toString('latin1');
-      const body = all.endsWith('\r\n') ? all : all + '\r\n';
-      this.release(this.edited(body), Buffer.alloc(0));
-    }
+    if (!this.started) this.out(this.edit.add.join(''));
+    // a message that is all header (no blank line, no body): what is left is its last field
+    if (!this.inBody) this.consume(true);
     cb();
   }
-  private edited(header: string): string {
-    return this.edit.add.join('') + editHeader(header.replace(/\r\n$/, ''), this.edit);
+  private out(s: string): void {
+    if (s) this.push(Buffer.from(s, 'latin1'));
   }
-  private release(header: string, rest: Buffer): void {
-    this.done = true;
-    this.held = [];
-    this.push(Buffer.from(header, 'latin1'));
-    if (rest.length) this.push(rest);
+  private consume(atEnd: boolean): void {
+    let pos = 0;
+    const buf = this.buf;
+    for (;;) {
+      if (this.long) {
+        const end = fieldEnd(buf, pos);
+        // keep the last two characters back: they may be the CRLF that ends the field
+        const upto = end >= 0 ? end + 2 : atEnd ? buf.length : Math.max(pos, buf.length - 2);
+        if (this.long === 'pass') this.out(buf.slice(pos, upto));
+        pos = upto;
+        if (end < 0 && !atEnd) break;
+        this.long = undefined;
+        continue;
+      }
+      if (buf.startsWith('\r\n', pos)) {
+        this.endHeader();
+        this.inBody = true;
+        this.out(buf.slice(pos));
+        pos = buf.length;
+        break;
+      }
+      if (pos >= buf.length) break;
+      let end = fieldEnd(buf, pos);
+      if (end < 0 && atEnd) end = buf.endsWith('\r\n') ? buf.length - 2 : buf.length;
+      if (end >= 0) {
+        const field = buf.slice(pos, end);
+        if (this.keep(field)) this.out(this.rewrite(field) + '\r\n');
+        pos = Math.min(end + 2, buf.length);
+        if (atEnd && pos >= buf.length) break;
+        continue;
+      }
+      if (buf.length - pos > FIELD_LIMIT) {
+        this.long = this.keep(buf.slice(pos, pos + 4096)) ? 'pass' : 'drop';
+        continue;
+      }
+      break;
+    }
+    this.buf = buf.slice(pos);
+    if (atEnd && !this.inBody) this.endHeader();
+  }
+  private keep(field: string): boolean {
+    return editHeader(field, { ...this.edit, subject: undefined }).length > 0;
+  }
+  private rewrite(field: string): string {
+    if (this.edit.subject === undefined || !/^subject[ \t]*:/i.test(field)) return field;
+    this.sawSubject = true;
+    return `Subject: ${this.edit.subject}`;
+  }
+  /** A Subject the filter set goes in even when the message had none. */
+  private endHeader(): void {
+    if (this.edit.subject !== undefined && !this.sawSubject) {
+      this.sawSubject = true;
+      this.out(`Subject: ${this.edit.subject}\r\n`);
+    }
   }
 }
 
