@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
+import { AuthenticationSpec, FilterSpec } from './intake.ts';
 import { MAILBOX_FORMATS, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
@@ -105,6 +106,8 @@ export const MailServerSpec = Type.Object({
   mailStore: Volume('mail store'),
   outbound: OutboundSpec,
   local: Type.Optional(LocalSpec),
+  authentication: Type.Optional(AuthenticationSpec),
+  filter: Type.Optional(FilterSpec),
   limits: Type.Optional(
     Type.Object(
       {
