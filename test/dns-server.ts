@@ -27,7 +27,8 @@ const NXDOMAIN = 3;
 const SERVFAIL = 2;
 type Answer = Parameters<InstanceType<typeof Packet>['answers']['push']>[0];
 
-export async function startDns(zone: Zone): Promise<TestDns> {
+/** Serves `zone` on `address` (loopback by default; the e2e tier listens where pods reach the host). */
+export async function startDns(zone: Zone, address = '127.0.0.1'): Promise<TestDns> {
   const queries: string[] = [];
   const typeName = (t: number) => Object.entries(Packet.TYPE).find(([, v]) => v === t)?.[0] ?? String(t);
   const server = dns2.createServer({
@@ -55,6 +56,6 @@ export async function startDns(zone: Zone): Promise<TestDns> {
       void send(response);
     },
   });
-  const addresses = await server.listen({ udp: { port: 0, address: '127.0.0.1' } });
-  return { server: `127.0.0.1:${addresses.udp!.port}`, zone, queries, close: () => server.close() };
+  const addresses = await server.listen({ udp: { port: 0, address } });
+  return { server: `${address}:${addresses.udp!.port}`, zone, queries, close: () => server.close() };
 }

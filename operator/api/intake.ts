@@ -18,6 +18,7 @@ export const AuthenticationSpec = Type.Object(
     dmarcReject: dmarcReject({ default: 'none' }),
     dmarcQuarantine: dmarcQuarantine({ default: 'none' }),
     timeoutSeconds: Type.Integer({ minimum: 1, maximum: 300, default: 20, description: 'All checks of one mail together.' }),
+    dnsServers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers for the checks ("address" or "address:port"); the pod\'s resolver when absent.' })),
   },
   {
     description:

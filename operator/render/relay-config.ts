@@ -88,7 +88,9 @@ function intakeConfig(server: MailServer): Record<string, unknown> | undefined {
   if (!a && !f) return undefined;
   const url = f?.url ?? (f?.serviceRef ? `http://${f.serviceRef.name}.${server.metadata.namespace}.svc:${f.serviceRef.port}` : f?.sidecar ? SIDECAR_FILTER_URL : undefined);
   return {
-    authentication: a ? { enabled: a.enabled, dmarcReject: a.dmarcReject, dmarcQuarantine: a.dmarcQuarantine, timeoutSeconds: a.timeoutSeconds } : { enabled: false },
+    authentication: a
+      ? { enabled: a.enabled, dmarcReject: a.dmarcReject, dmarcQuarantine: a.dmarcQuarantine, timeoutSeconds: a.timeoutSeconds, ...(a.dnsServers ? { dnsServers: a.dnsServers } : {}) }
+      : { enabled: false },
     filter: f && url ? { url, timeoutSeconds: f.timeoutSeconds, onFailure: f.onFailure } : { enabled: false },
   };
 }

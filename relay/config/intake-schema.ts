@@ -29,6 +29,9 @@ function authenticationSchema(withDefaults: boolean) {
         description: 'A mail failing DMARC under p=quarantine: none, mark (X-Spam-Flag: YES, for a Sieve rule or the MUA to file as junk), reject.',
       }),
       timeoutSeconds: Type.Number({ minimum: 0.1, ...d(20), description: 'All checks of one mail together; past it the header says `none (timeout)` and no policy applies.' }),
+      dnsServers: Type.Optional(
+        Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'DNS servers for the checks, "address" or "address:port"; default outbound.resolver.servers, else the system\'s.' }),
+      ),
     })),
     withDefaults ? { ...strict, default: {} } : strict,
   );

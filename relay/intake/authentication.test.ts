@@ -52,8 +52,8 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
         { name: 'lenient', address: '127.0.0.1', port: 0, tls: 'none', hostname: 'lenient.relay.test', intake: { authentication: { dmarcReject: 'none', dmarcQuarantine: 'none' } } },
         { name: 'submission', address: '127.0.0.1', port: 0, tls: 'starttls', pki: 'post', auth: 'users' },
       ],
-      outbound: { resolver: { servers: [dns.server], timeoutSeconds: 1 } },
-      intake: { authentication: { enabled: true, dmarcReject: 'reject', dmarcQuarantine: 'mark' } },
+      // the checks' own DNS server; onward delivery keeps baseConfig's resolver where nothing answers
+      intake: { authentication: { enabled: true, dmarcReject: 'reject', dmarcQuarantine: 'mark', dnsServers: [dns.server] } },
     });
     t = await startTestRelay(dir, config);
   });

@@ -50,16 +50,20 @@ export function intakeSettings(config: Config, listener: ListenerConfig): Intake
   return { authentication, filter };
 }
 
-const resolvers = new WeakMap<object, Resolver>();
+const resolvers = new WeakMap<object, Map<string, Resolver>>();
 
-/** One resolver per config (the outbound resolver's servers: tests point both at a DNS server on loopback). */
-export function intakeResolver(config: Config): Resolver {
-  let r = resolvers.get(config.outbound);
-  if (!r) {
-    const o = config.outbound.resolver;
-    r = newResolver(o?.servers, (o?.timeoutSeconds ?? 5) * 1000);
-    resolvers.set(config.outbound, r);
-  }
+/**
+ * One resolver per config and server list: authentication.dnsServers (a listener may set its own), else
+ * the outbound resolver's servers, else the system's (tests point them at a DNS server on loopback).
+ */
+export function intakeResolver(config: Config, settings: IntakeSettings): Resolver {
+  const o = config.outbound.resolver;
+  const servers = settings.authentication.dnsServers ?? o?.servers;
+  const key = (servers ?? []).join(',');
+  let byServers = resolvers.get(config);
+  if (!byServers) resolvers.set(config, (byServers = new Map()));
+  let r = byServers.get(key);
+  if (!r) byServers.set(key, (r = newResolver(servers, (o?.timeoutSeconds ?? 5) * 1000)));
   return r;
 }
 

@@ -24,7 +24,7 @@ export async function runChecks(
   const decision = await checkMail(
     { file: mail.scratch.path, size: mail.size, envelope: mail.envelope, authservId },
     settings,
-    { resolver: intakeResolver(config), log, metrics: relay.metrics },
+    { resolver: intakeResolver(config, settings), log, metrics: relay.metrics },
     lr.name,
   );
   if (decision.kind === 'refuse') throw new Refusal(decision.reply, decision.reason);
