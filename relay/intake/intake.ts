@@ -101,6 +101,8 @@ export async function checkMail(mail: IntakeMail, settings: IntakeSettings, deps
   if (auth.enabled) {
     // forged or stale results with our id go whether or not this mail is checked (a logged-in user too)
     edit.authservId = mail.authservId;
+    // where a DMARC verdict may set the flag, a sender's own (X-Spam-Flag: NO) must not stand in for it
+    if (auth.dmarcReject === 'mark' || auth.dmarcQuarantine === 'mark') edit.remove.push(SPAM_FLAG);
     if (envelope.user) {
       count('authentication', 'skipped-authenticated');
     } else {
@@ -181,9 +183,6 @@ export async function checkMail(mail: IntakeMail, settings: IntakeSettings, deps
       }
     }
   }
-  if (marks.has(SPAM_FLAG)) {
-    edit.add.push(header(SPAM_FLAG, 'YES'));
-    edit.remove.push(SPAM_FLAG);
-  }
+  if (marks.has(SPAM_FLAG)) edit.add.push(header(SPAM_FLAG, 'YES'));
   return { kind: 'accept', edit };
 }
