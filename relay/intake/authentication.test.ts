@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
@@ -26,10 +27,13 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let dns: TestDns;
+  let silent: Socket;
   let t: Awaited<ReturnType<typeof startTestRelay>>;
 
   before(async () => {
     ({ dir, cleanup } = await tempDir());
+    silent = createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
     dns = await startDns({
       'good.test': { txt: ['v=spf1 ip4:127.0.0.1 -all'] },
       '_dmarc.good.test': { txt: ['v=DMARC1; p=reject'] },
@@ -51,6 +55,9 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
         // the same checks, results only: a listener's override of the policy
         { name: 'lenient', address: '127.0.0.1', port: 0, tls: 'none', hostname: 'lenient.relay.test', intake: { authentication: { dmarcReject: 'none', dmarcQuarantine: 'none' } } },
         { name: 'submission', address: '127.0.0.1', port: 0, tls: 'starttls', pki: 'post', auth: 'users' },
+        // DNS that refuses (nothing on the port), and DNS that never answers: the checks run out of time
+        { name: 'blind', address: '127.0.0.1', port: 0, tls: 'none', intake: { authentication: { dnsServers: ['127.0.0.1:9'] } } },
+        { name: 'stuck', address: '127.0.0.1', port: 0, tls: 'none', intake: { authentication: { dnsServers: [`127.0.0.1:${silent.address().port}`], timeoutSeconds: 0.5 } } },
       ],
       // the checks' own DNS server; onward delivery keeps baseConfig's resolver where nothing answers
       intake: { authentication: { enabled: true, dmarcReject: 'reject', dmarcQuarantine: 'mark', dnsServers: [dns.server] } },
@@ -60,6 +67,7 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
   after(async () => {
     await t?.relay.stop();
     await dns?.close();
+    silent?.close();
     await cleanup?.();
   });
 
@@ -132,5 +140,16 @@ describe('relay/intake: authentication (SPF, DKIM, DMARC, ARC)', () => {
     const text = await deliver('submission', 'eve@bad.test', testMessage('eve@bad.test', 'submitted', forged), 'submitted', ['-tls', '--auth', 'PLAIN', '--auth-user', 'max', '--auth-password', 'demo-password']);
     assert.deepEqual(authResults(text), []);
     assert.ok((await verdicts()).includes('submission authentication skipped-authenticated 1'));
+  });
+
+  it('DNS that fails gives temperror results, DNS that never answers gives none (timeout); no policy applies, the mail is queued', async () => {
+    const refused = await deliver('blind', 'eve@bad.test', testMessage('eve@bad.test', 'dns refused'), 'dns refused');
+    assert.match(authResults(refused)[0], /spf=temperror[^;]*;\n dmarc=temperror header\.from=bad\.test$/);
+    const started = Date.now();
+    const stuck = await deliver('stuck', 'eve@bad.test', testMessage('eve@bad.test', 'no dns'), 'no dns');
+    assert.deepEqual(authResults(stuck), ['Authentication-Results: relay.test; none (timeout)']);
+    assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+    assert.ok((await verdicts()).includes('stuck dmarc unevaluated 1'));
+    assert.ok((await verdicts()).includes('blind dmarc results-temperror 1'), (await verdicts()).join(', '));
   });
 });
