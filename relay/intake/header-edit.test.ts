@@ -32,6 +32,10 @@ describe('relay/intake/header-edit', () => {
     assert.equal(await through(edit, ['X-Old: 1\r\nSubject: s\r', '\n', '\r\nbody\r\nX-Old: not a header\r\n']), 'A-R: ours\r\nSubject: s\r\n\r\nbody\r\nX-Old: not a header\r\n');
     assert.equal(await through(edit, ['\r\nno header at all\r\n']), 'A-R: ours\r\n\r\nno header at all\r\n');
     assert.equal(await through(edit, ['Subject: only a header\r\n']), 'A-R: ours\r\nSubject: only a header\r\n');
+    // the message's 8-bit bytes pass unchanged; added fields are written as UTF-8
+    const utf8 = Buffer.from('Subject: Grüße\r\n\r\nbody\r\n', 'utf8').toString('latin1');
+    const out = await through({ add: ['X-Who: jürgen@example.org\r\n'], remove: [] }, [utf8]);
+    assert.equal(Buffer.from(out, 'latin1').toString('utf8'), 'X-Who: jürgen@example.org\r\nSubject: Grüße\r\n\r\nbody\r\n');
   });
 
   it('edits a header section of any length one field at a time: a forged field behind a megabyte of padding still goes', async () => {

@@ -81,20 +81,23 @@ export class HeaderEditor extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.inBody) return cb(null, chunk);
-    if (!this.started) {
-      this.started = true;
-      this.out(this.edit.add.join(''));
-    }
+    if (!this.started) this.start();
     this.buf += chunk.toString('latin1');
     this.consume(false);
     cb();
   }
   override _flush(cb: TransformCallback): void {
-    if (!this.started) this.out(this.edit.add.join(''));
+    if (!this.started) this.start();
     // a message that is all header (no blank line, no body): what is left is its last field
     if (!this.inBody) this.consume(true);
     cb();
   }
+  /** The added fields are ours, text that may hold UTF-8 (an SMTPUTF8 address in a result): written as UTF-8. */
+  private start(): void {
+    this.started = true;
+    if (this.edit.add.length) this.push(Buffer.from(this.edit.add.join(''), 'utf8'));
+  }
+  /** The message's own bytes went into the string as latin1 and come out unchanged. */
   private out(s: string): void {
     if (s) this.push(Buffer.from(s, 'latin1'));
   }
