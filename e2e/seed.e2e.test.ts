@@ -197,6 +197,8 @@ describe('e2e: the seed on a real node', { skip, timeout: 900_000 }, () => {
     };
     try {
       await patch({ enabled: true, dmarcReject: 'reject', dnsServers: [dns.server] });
+      const spec = (await env.cluster.get(['mailserver', '-n', Names.mail, Names.server])).spec as { authentication?: unknown };
+      assert.ok(spec.authentication, 'spec.authentication kept by the API server (the CRD has the field)');
       // the config is served once a mail failing p=reject is refused (until then it is delivered, and ignored)
       const refused = await until('a DMARC p=reject failure refused', async () => {
         const r = await send('eve@reject.test', testMessage(id('dmarc-reject'), 'eve@reject.test', 'max@example.org'));
