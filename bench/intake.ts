@@ -2,17 +2,24 @@
 // client waits from the end of DATA to the 250. A relay child process (bench/relay.ts, intake only: mail
 // is queued, never delivered) on a queue under /var/tmp (a real disk: fsync must cost what it costs);
 // SESSIONS concurrent SMTP sessions, one new connection per message as smtp-source does (REUSE=1 keeps
-// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0).
+// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0), CHECKS (none;
+// `auth`: intake authentication against a DNS server on loopback, every message DKIM-signed; `filter`: a
+// private rspamd (test/rspamd.ts); `auth,filter`: both).
 // Prints one line and a JSON object.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { startDns, type TestDns } from '../test/dns-server.ts';
+import { startRspamd, type TestRspamd } from '../test/rspamd.ts';
 
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
 const SESSIONS = Number(process.env.SESSIONS ?? 20);
 const SIZE = Number(process.env.SIZE ?? 2048);
 const REUSE = process.env.REUSE === '1';
+const CHECKS = new Set((process.env.CHECKS ?? '').split(',').filter(Boolean));
 const here = new URL('.', import.meta.url).pathname;
 
 async function freePort(): Promise<number> {
@@ -87,6 +94,26 @@ function procStat(pid: number): Promise<{ cpuS: number; hwmMb: number }> {
   });
 }
 
+/** With CHECKS=auth: every message DKIM-signed (before the clock starts), its domain's records served on loopback. */
+async function authSetup(): Promise<{ dns: TestDns; sign: (raw: string) => Promise<string> }> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const dns = await startDns({
+    'client.test': { txt: ['v=spf1 ip4:127.0.0.1 -all'] },
+    '_dmarc.client.test': { txt: ['v=DMARC1; p=reject'] },
+    'sel._domainkey.client.test': { txt: [`v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`] },
+  });
+  const key = { signingDomain: 'client.test', selector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  return { dns, sign: async (raw) => (await dkimSign(raw, { ...key, signatureData: [key] })).signatures + raw };
+}
+
+const auth = CHECKS.has('auth') ? await authSetup() : undefined;
+const rspamd: TestRspamd | undefined = CHECKS.has('filter') ? await startRspamd() : undefined;
+const messages = auth ? await Promise.all(Array.from({ length: MESSAGES }, (_, i) => auth.sign(message(i)))) : undefined;
+const intake = [
+  auth ? `authentication: { enabled: true, dmarcReject: reject }` : '',
+  rspamd ? `filter: { url: "${rspamd.url}" }` : '',
+].filter(Boolean);
+
 const dir = await mkdtemp('/var/tmp/kubemta-intake-');
 const port = await freePort();
 await writeFile(
@@ -99,6 +126,8 @@ await writeFile(
     'log: { level: info }',
     'actions: { sink: { type: relay, smarthost: "smtp://127.0.0.1:9" } }',
     'rules: [{ from: local, for: any, action: sink }]',
+    ...(intake.length ? [`intake: { ${intake.join(', ')} }`] : []),
+    ...(auth ? [`outbound: { resolver: { servers: ["${auth.dns.server}"] } }`] : []),
     '',
   ].join('\n'),
 );
@@ -133,7 +162,7 @@ try {
         await s.cmd('RCPT TO:<rcpt@dest.test>\r\n', '250');
         await s.cmd('DATA\r\n', '354');
         const started = performance.now();
-        await s.cmd(message(i) + '.\r\n', '250');
+        await s.cmd((messages?.[i] ?? message(i)) + '.\r\n', '250');
         waits.push(performance.now() - started);
         if (!REUSE) {
           await s.close();
@@ -159,6 +188,7 @@ try {
     sessions: SESSIONS,
     bodyBytes: SIZE,
     reuseSessions: REUSE,
+    checks: [...CHECKS].join(',') || 'none',
     wallS: +wall.toFixed(2),
     msgsPerS: +(waits.length / wall).toFixed(1),
     endOfDataTo250Ms: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },
@@ -166,7 +196,7 @@ try {
     relayPeakRssMb: +after.hwmMb.toFixed(1),
   };
   console.log(
-    `intake: ${result.messages} msgs (${SIZE} B, ${SESSIONS} sessions${REUSE ? ', reused' : ', new connection each'}) in ${result.wallS} s = ${result.msgsPerS} msg/s; ` +
+    `intake: ${result.messages} msgs (${SIZE} B, ${SESSIONS} sessions${REUSE ? ', reused' : ', new connection each'}, checks ${result.checks}) in ${result.wallS} s = ${result.msgsPerS} msg/s; ` +
       `end-of-DATA→250 p50 ${result.endOfDataTo250Ms.p50} ms p99 ${result.endOfDataTo250Ms.p99} ms; relay CPU ${result.relayCpuS} s; peak RSS ${result.relayPeakRssMb} MB; errors ${errors}`,
   );
   console.log(JSON.stringify(result));
@@ -174,4 +204,6 @@ try {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await rm(dir, { recursive: true, force: true });
+  await auth?.dns.close();
+  await rspamd?.close();
 }

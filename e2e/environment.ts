@@ -98,6 +98,13 @@ export class SeedEnv {
   async helm(verb: 'install' | 'upgrade', extra: Record<string, unknown> = {}): Promise<void> {
     const file = join(Names.dataDir, `values-${verb}.yaml`);
     await mustExec('sh', ['-c', `mkdir -p '${Names.dataDir}' && cat > '${file}'`], { input: this.chartValues(extra) });
+    if (verb === 'install') {
+      // helm installs a chart's CRDs only where none exist; on this shared cluster they usually do, from
+      // another tree, and a field this tree added would be pruned from every object that sets it
+      const crds = join(ROOT, 'charts/kubemta/crds');
+      await this.cluster.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=kubemta-tests', '-f', crds]);
+      await this.cluster.kubectl(['wait', '--for=condition=established', '--timeout=60s', '-f', crds]);
+    }
     await this.cluster.helm([verb, Names.release, join(ROOT, 'charts/kubemta'), '-n', Names.system, '-f', file]);
   }
 

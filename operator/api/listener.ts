@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { CommonStatus, Family, LabelSelector, LocalRef, SecretKeyRef, StringEnum, StringMap } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
 import { ListenerRatesSchema, TLS_MODES } from '../../relay/config/index.ts';
+import { ListenerIntakeSpec } from './intake.ts';
 
 export const ListenerSpec = Type.Object({
   mailServerRef: LocalRef('The MailServer this listener belongs to.'),
@@ -44,6 +45,7 @@ export const ListenerSpec = Type.Object({
   ),
   maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
   rates: Type.Optional(ListenerRatesSchema),
+  intake: Type.Optional(ListenerIntakeSpec),
   service: Type.Object(
     {
       type: StringEnum(['ClusterIP', 'NodePort', 'LoadBalancer', 'None'] as const, { default: 'ClusterIP', description: 'None: not exposed.' }),

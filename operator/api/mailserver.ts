@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
+import { AuthenticationSpec, FilterSpec } from './intake.ts';
 import { concurrencySchema, HOST_LOOKUPS, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, ServerRatesOverrideSchema, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
@@ -123,6 +124,8 @@ export const MailServerSpec = Type.Object({
   }),
   outbound: OutboundSpec,
   local: Type.Optional(LocalSpec),
+  authentication: Type.Optional(AuthenticationSpec),
+  filter: Type.Optional(FilterSpec),
   limits: Type.Optional(
     Type.Object(
       {

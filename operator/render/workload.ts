@@ -257,17 +257,50 @@ function podSpec(g: ServerGroup, tableSlots: number) {
         readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
         livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
         resources: s.resources ?? DEFAULT_RESOURCES,
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-          capabilities: { drop: ['ALL'] },
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        securityContext: CONTAINER_SECURITY,
       },
+      ...filterSidecar(s),
     ],
-    volumes,
+    volumes: [...volumes, ...(s.filter?.sidecar ? FILTER_SIDECAR_VOLUMES : [])],
   };
+}
+
+const CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+/** rspamd writes its databases and pid file; everything else stays read-only. */
+const FILTER_SIDECAR_VOLUMES = [
+  { name: 'rspamd-db', emptyDir: { sizeLimit: '512Mi' } },
+  { name: 'rspamd-run', emptyDir: { sizeLimit: '16Mi' } },
+];
+
+/**
+ * MailServer.spec.filter.sidecar: rspamd in the relay's pod, under the pod's non-root user and the same
+ * restricted container security as the relay; the relay reaches it on 127.0.0.1:11333 (SIDECAR_FILTER_URL),
+ * and the pod is not Ready until it answers /ping (until then the relay's filter step tempfails).
+ */
+function filterSidecar(s: MailServer['spec']): unknown[] {
+  const sc = s.filter?.sidecar;
+  if (!sc) return [];
+  return [
+    {
+      name: 'rspamd',
+      image: sc.image,
+      imagePullPolicy: sc.imagePullPolicy,
+      volumeMounts: [
+        { name: 'rspamd-db', mountPath: '/var/lib/rspamd' },
+        { name: 'rspamd-run', mountPath: '/run/rspamd' },
+      ],
+      readinessProbe: { httpGet: { path: '/ping', port: 11333 }, periodSeconds: 10 },
+      resources: sc.resources ?? { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+      securityContext: CONTAINER_SECURITY,
+    },
+  ];
 }
 
 /**

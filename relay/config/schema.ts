@@ -6,6 +6,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActionSchema, RuleSchema } from './rules-schema.ts';
 import { OutboundSchema } from './outbound-schema.ts';
 import { ListenerRatesSchema, RatesSchema } from './rates-schema.ts';
+import { IntakeOverrideSchema, IntakeSchema } from './intake-schema.ts';
 import { FAMILIES, literals, TLS_MODES, TLS_VERSIONS } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -80,6 +81,7 @@ export const ListenerSchema = Type.Object(
     proxyProtocol: Type.Optional(ProxyProtocolSchema),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'Overrides limits.maxMessageBytes here.' })),
     rates: Type.Optional(ListenerRatesSchema),
+    intake: Type.Optional(IntakeOverrideSchema),
   },
   { ...strict, description: 'An SMTP listener (smtpd.conf `listen on …`).' },
 );
@@ -230,6 +232,7 @@ export const ConfigSchema = Type.Object(
     resolution: ResolutionSchema,
     queue: QueueSchema,
     outbound: OutboundSchema,
+    intake: IntakeSchema,
     limits: LimitsSchema,
     tls: TlsSchema,
     log: LogSchema,
@@ -250,3 +253,4 @@ export type AnySchema = TSchema;
 export type RuleConfig = Static<typeof RuleSchema>;
 export type ActionConfig = Static<typeof ActionSchema>;
 export type OutboundConfig = Static<typeof OutboundSchema>;
+export type IntakeConfig = Static<typeof IntakeSchema>;

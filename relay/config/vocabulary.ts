@@ -26,3 +26,7 @@ type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLitera
 export function literals<const T extends readonly string[]>(values: T, options: SchemaOptions = {}): TUnion<Literals<T>> {
   return Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TUnion<Literals<T>>;
 }
+/** What intake does with a mail whose DMARC check failed under a domain's p=reject or p=quarantine. */
+export const DMARC_ACTIONS = ['none', 'mark', 'reject'] as const;
+/** What intake does when the content filter does not answer in time (Haraka's defer or accept). */
+export const FILTER_FAILURE_ACTIONS = ['tempfail', 'accept'] as const;

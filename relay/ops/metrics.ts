@@ -27,6 +27,7 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly reloads = new Counter({ name: 'kubemta_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
+  readonly intakeVerdicts = new Counter({ name: 'kubemta_intake_verdicts_total', help: 'Intake check decisions (check: dmarc, filter; verdict: what was done)', labelNames: ['listener', 'check', 'verdict'], registers: [this.registry] });
   readonly deliveries = new Counter({ name: 'kubemta_deliveries_total', help: 'Delivery outcomes per recipient', labelNames: ['agent', 'result'], registers: [this.registry] });
 
   readonly dane = new Counter({

@@ -58,5 +58,10 @@ export const Replies = {
   tooManyTargets: reply(550, '5.3.4', 'The recipient expands to too many addresses'),
   badSrs: reply(550, '5.7.1', 'Invalid or expired SRS address'),
   messageTooBig: reply(552, '5.3.4', 'Message exceeds the maximum message size, nothing queued'),
+  dmarcReject: reply(550, '5.7.1', 'Rejected by the DMARC policy of the sender\'s domain, nothing queued'),
+  dmarcQuarantineReject: reply(550, '5.7.1', 'Failed DMARC under the sender domain\'s quarantine policy, nothing queued'),
+  filterReject: reply(550, '5.7.1', 'Message rejected by the content filter, nothing queued'),
+  filterTempfail: reply(451, '4.7.1', 'Message deferred by the content filter, try again later'),
+  filterUnavailable: reply(451, '4.7.1', 'Content filter unavailable, try again later'),
   tooManyHopsInData: reply(554, '5.4.6', 'Too many hops (Received: fields): a mail loop? Nothing queued'),
 } as const satisfies Record<string, SmtpReply>;

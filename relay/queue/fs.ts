@@ -60,6 +60,12 @@ export interface Incoming {
   abort(): Promise<void>;
 }
 
+export interface Scratch {
+  readonly path: string;
+  readonly stream: WriteStream;
+  remove(): Promise<void>;
+}
+
 export class QueueStore {
   readonly dir: string;
   private readonly opts: QueueOptions;
@@ -219,6 +225,23 @@ export class QueueStore {
       await rm(tmp, { force: true });
     };
     return { id, stream, commit, abort };
+  }
+
+  /**
+   * A scratch file for a mail being received, read by intake checks before the mail is queued. Not
+   * fsynced (the queued copy is); in incoming/, so recovery removes what a crash left of it.
+   */
+  scratch(id: string): Scratch {
+    const path = join(this.dir, 'incoming', `${id}.data`);
+    const stream = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
+    return {
+      path,
+      stream,
+      remove: async () => {
+        if (!stream.closed) stream.destroy();
+        await rm(path, { force: true });
+      },
+    };
   }
 
   get(id: string): QueuedMail | undefined {
