@@ -65,18 +65,6 @@ export class Cluster {
     return new Cluster(kubeconfig, tools);
   }
 
-  /**
-   * The cluster as it runs when `status` says the node is up, else `up()`. For a test run inside the shared
-   * lock (`flock /tmp/kubemta-cluster.lock …`): `cluster.sh up` takes that same lock and would wait forever.
-   */
-  static async attachOrUp(): Promise<Cluster> {
-    const status = await exec(CLUSTER_SCRIPT, ['status']);
-    if (status.code !== 0 || !/^kubelet\s+running/m.test(status.stdout)) return Cluster.up();
-    const kubeconfig = (await mustExec(CLUSTER_SCRIPT, ['kubeconfig'])).trim().split('\n').pop()!;
-    const tools = (await mustExec(CLUSTER_SCRIPT, ['tools'])).trim().split('\n').pop()!;
-    return new Cluster(kubeconfig, tools);
-  }
-
   kubectl(args: string[], input?: string): Promise<string> {
     return mustExec('kubectl', args, { env: this.env, input });
   }

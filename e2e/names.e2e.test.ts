@@ -33,7 +33,7 @@ describe('e2e: smarthost names as a pod resolves them', { skip, timeout: 600_000
   };
 
   before(async () => {
-    cluster = await Cluster.attachOrUp();
+    cluster = await Cluster.up();
     await removeNamespace();
     const { tag } = await kubemtaImage(cluster, lap);
     sink = await startSmarthost(BRIDGE_ADDRESS);
