@@ -92,6 +92,7 @@ export class Manager {
       stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
       notLoaded: new Map(),
       statusWritten: new Map(),
+      monitors: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

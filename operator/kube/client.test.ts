@@ -22,6 +22,7 @@ async function fakeApiServer() {
     const body = await read(req);
     res.setHeader('Content-Type', 'application/json');
     if (req.url === '/apis/kubemta.io/v1alpha1') return res.end(JSON.stringify({ kind: 'APIResourceList', resources: [{ name: 'mailservers', namespaced: true, kind: 'MailServer' }, { name: 'mailservers/status', namespaced: true, kind: 'MailServer' }] }));
+    if (req.url === '/apis/apiextensions.k8s.io/v1') return res.end(JSON.stringify({ kind: 'APIResourceList', resources: [{ name: 'customresourcedefinitions', namespaced: false, kind: 'CustomResourceDefinition' }] }));
     if (req.url === '/apis/monitoring.coreos.com/v1') return (res.statusCode = 404), res.end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound', message: 'the server could not find the requested resource' }));
     requests.push({ method: req.method!, url: req.url!, type: req.headers['content-type'], body });
     if (req.url!.includes('/missing')) return (res.statusCode = 404), res.end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound', message: 'mailservers.kubemta.io "missing" not found' }));
@@ -68,8 +69,16 @@ describe('operator/kube client', () => {
       assert.deepEqual(JSON.parse(api.requests[2].body), { apiVersion: 'kubemta.io/v1alpha1', kind: 'MailServer', metadata: { name: 'post', namespace: 'ns' }, status: { configHash: 'x' } });
       assert.deepEqual(JSON.parse(api.requests[4].body).metadata.annotations, { a: 'b' });
       assert.deepEqual(c.counts, { discovery: 1, get: 1, apply: 2, 'apply-status': 1, patch: 1, delete: 2 });
+
       assert.ok(c.permissionsUsed.has('kubemta.io/mailservers create'), 'an apply that created (201) needs create');
       assert.ok(c.permissionsUsed.has('kubemta.io/mailservers/status patch'));
+      // a built-in kind's body as written: client-node's generated models dropped the x-kubernetes-* keys
+      const crd = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
+      const schema = { type: 'object', properties: { size: { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] } } };
+      await c.apply(crd, '', { metadata: { name: 'mailservers.kubemta.io' }, spec: { versions: [{ name: 'v1alpha1', schema: { openAPIV3Schema: schema } }] } }, 'kubemta-tests');
+      const sent = api.requests.at(-1)!;
+      assert.equal(sent.url, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/mailservers.kubemta.io?fieldManager=kubemta-tests');
+      assert.deepEqual(JSON.parse(sent.body).spec.versions[0].schema.openAPIV3Schema, schema);
       await assert.rejects(c.get(R, 'ns', 'missing'), (e: ApiError) => e instanceof ApiError && e.status === 404 && e.reason === 'NotFound');
       const sm = { group: 'monitoring.coreos.com', version: 'v1', plural: 'servicemonitors', kind: 'ServiceMonitor' };
       await assert.rejects(c.apply(sm, 'ns', { metadata: { name: 'post' } }, 'kubemta-operator'), (e: ApiError) => e instanceof ApiError && e.status === 404, 'a group the server does not serve (CRD not installed)');

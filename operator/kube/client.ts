@@ -4,12 +4,16 @@
 // Every request is counted by verb, so tests and benchmarks can measure API writes per change, and noted
 // as the RBAC rule it needs (`apps/statefulsets patch`), so tests can hold the shipped RBAC to exactly that.
 //
-// What ObjectApi adds to KubernetesObjectApi (2.0.1), and why:
+// What ObjectApi changes in KubernetesObjectApi (2.0.1), and why:
 // - answers stay the JSON the API server sent (processResponse): the generated models would turn every
 //   timestamp into a Date and drop fields they do not know, while watch events arrive as plain JSON, and
 //   the caches must hold one shape;
+// - request bodies go as written (create, replace, apply, patch: `write`): its create/replace/patch pass
+//   them through the generated models, which read model property names (`xKubernetesIntOrString`) where
+//   our objects have the wire names (`x-kubernetes-int-or-string`), so a CRD lost its int-or-string
+//   markers and the API server refused it (422); the path still comes from its discovery;
 // - errors become ApiError with the Status's code, reason and message;
-// - the /status subresource, which KubernetesObjectApi has no call for (its path from the same discovery);
+// - the /status subresource, which KubernetesObjectApi has no call for;
 // - `/version` for the first contact.
 // PooledKubeConfig: client-node 2.0.1 builds a new undici Agent for every request, so every request opened
 // a TLS connection of its own (400 reads: 416 connections); it keeps the first and reuses it.
@@ -123,10 +127,12 @@ class ObjectApi extends KubernetesObjectApi {
     return this.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
   }
 
-  /** Server-side apply of the status subresource. */
-  async applyStatus<T extends KubernetesObject>(spec: T, fieldManager: string, force: boolean): Promise<T> {
-    const path = `${await this.specUriPath(spec, 'patch')}/status`;
-    return this.send<T>(HttpMethod.PATCH, path, { fieldManager, force: force || undefined }, JSON.stringify(spec), PatchStrategy.ServerSideApply);
+  /** Create (POST), replace (PUT) or patch (PATCH, `contentType` the patch strategy) with the body as
+   * written, at the path discovery gives (plus `/status` for the subresource). */
+  async write<T extends KubernetesObject>(verb: 'create' | 'replace' | 'patch', spec: T, opts: { contentType?: string; fieldManager?: string; force?: boolean; subresource?: 'status' } = {}): Promise<T> {
+    const path = (await this.specUriPath(spec, verb)) + (opts.subresource ? `/${opts.subresource}` : '');
+    const method = { create: HttpMethod.POST, replace: HttpMethod.PUT, patch: HttpMethod.PATCH }[verb];
+    return this.send<T>(method, path, { fieldManager: opts.fieldManager, force: opts.force || undefined }, JSON.stringify(spec), opts.contentType);
   }
 
   /** The server's version (`/version` needs no RBAC: any authenticated client may read it). */
@@ -270,26 +276,27 @@ export class KubeClient {
   }
 
   create<T extends KubeObjectLike>(r: Resource, namespace: string, obj: unknown): Promise<T> {
-    return this.call({ r, verb: 'create' }, 'create', () => this.api.create(this.full(r, namespace, obj))) as Promise<unknown> as Promise<T>;
+    return this.call({ r, verb: 'create' }, 'create', () => this.api.write('create', this.full(r, namespace, obj))) as Promise<unknown> as Promise<T>;
   }
 
   /** Replace (PUT) with the object's resourceVersion: 409 when someone wrote in between. */
   update<T extends KubeObjectLike>(r: Resource, namespace: string, obj: KubeObjectLike): Promise<T> {
-    return this.call({ r, verb: 'update' }, 'update', () => this.api.replace(this.full(r, namespace, obj))) as Promise<unknown> as Promise<T>;
+    return this.call({ r, verb: 'update' }, 'update', () => this.api.write('replace', this.full(r, namespace, obj))) as Promise<unknown> as Promise<T>;
   }
 
   /** Server-side apply with our field manager; `force` takes over fields another manager owns. An apply that creates needs `create` too. */
   apply<T extends KubeObjectLike>(r: Resource, namespace: string, obj: KubeObjectLike, fieldManager: string, opts: { force?: boolean; status?: boolean } = {}): Promise<T> {
     const spec = this.full(r, namespace, obj);
-    if (opts.status) return this.call({ r, verb: 'patch', sub: 'status' }, 'apply-status', () => this.api.applyStatus(spec, fieldManager, !!opts.force)) as Promise<unknown> as Promise<T>;
-    return this.call({ r, verb: 'patch' }, 'apply', () => this.api.patch(spec, undefined, undefined, fieldManager, opts.force || undefined, PatchStrategy.ServerSideApply)) as Promise<unknown> as Promise<T>;
+    const how = { contentType: PatchStrategy.ServerSideApply, fieldManager, force: opts.force, subresource: opts.status ? ('status' as const) : undefined };
+    const perm = { r, verb: 'patch', sub: how.subresource };
+    return this.call(perm, opts.status ? 'apply-status' : 'apply', () => this.api.write('patch', spec, how)) as Promise<unknown> as Promise<T>;
   }
 
   /** JSON merge patch (RFC 7386) of an existing object, e.g. one annotation; never creates (404). */
   patch<T extends KubeObjectLike>(r: Resource, namespace: string, name: string, body: { metadata?: object; [k: string]: unknown }): Promise<T> {
     const ref = this.ref(r, namespace, name);
     const spec = { ...body, ...ref, metadata: { ...body.metadata, ...ref.metadata } };
-    return this.call({ r, verb: 'patch' }, 'patch', () => this.api.patch(spec, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch)) as Promise<unknown> as Promise<T>;
+    return this.call({ r, verb: 'patch' }, 'patch', () => this.api.write('patch', spec, { contentType: PatchStrategy.MergePatch })) as Promise<unknown> as Promise<T>;
   }
 
   async delete(r: Resource, namespace: string, name: string, propagation: 'Background' | 'Foreground' | 'Orphan' = 'Background'): Promise<void> {

@@ -277,6 +277,28 @@ function podSpec(g: ServerGroup, tableSlots: number) {
  */
 export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } } as const;
 
+/** The ServiceMonitor for the metrics Service, when spec.metrics.serviceMonitor.enabled (Prometheus Operator). */
+export function serviceMonitor(server: MailServer): Manifest[] {
+  const sm = server.spec.metrics?.serviceMonitor;
+  if (!sm?.enabled) return [];
+  const m = meta(server, `${server.metadata.name}-metrics`, 'metrics');
+  return [
+    finish(
+      {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { ...m, labels: { ...sm.labels, ...m.labels } },
+        spec: {
+          selector: { matchLabels: { ...selectorLabels(server), [Labels.component]: 'metrics' } },
+          endpoints: [{ port: 'metrics', path: '/metrics', ...(sm.interval ? { interval: sm.interval } : {}) }],
+        },
+      },
+      true,
+      server,
+    ),
+  ];
+}
+
 /** More than one relay: at most one of them taken down at a time by a voluntary disruption (policy/v1beta1, Kubernetes 1.20). */
 export function disruptionBudget(server: MailServer): Manifest[] {
   if (server.spec.replicas <= 1) return [];
