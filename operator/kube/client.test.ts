@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
+import { createSecureServer } from 'node:http2';
+import { generate } from 'selfsigned';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { ApiError, KubeClient } from './client.ts';
 
@@ -103,6 +105,33 @@ describe('operator/kube client', () => {
       assert.ok(api.connections() - ours >= 20, `client-node's own pool: ${api.connections() - ours} connections for 20 requests in a row (when this fails, PooledKubeConfig can go)`);
     } finally {
       await api.close();
+    }
+  });
+
+  it('speaks HTTP/1.1 to a server that offers HTTP/2 (one shared HTTP/2 connection stalled every request and watch)', async () => {
+    const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keySize: 2048 });
+    const versions: string[] = [];
+    const server = createSecureServer({ key: pems.private, cert: pems.cert, allowHTTP1: true }, (req, res) => {
+      versions.push(req.httpVersion);
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url === '/apis/kubemta.io/v1alpha1') return res.end(JSON.stringify({ kind: 'APIResourceList', resources: [{ name: 'mailservers', namespaced: true, kind: 'MailServer' }] }));
+      res.end(JSON.stringify({ apiVersion: 'kubemta.io/v1alpha1', kind: 'MailServer', metadata: { name: 'post', namespace: 'ns' } }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: `https://127.0.0.1:${(server.address() as { port: number }).port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const c = await KubeClient.fromKubeConfig(kc);
+      await Promise.all([c.get(R, 'ns', 'post'), c.get(R, 'ns', 'post')]);
+      assert.deepEqual([...new Set(versions)], ['1.1']);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

@@ -16,7 +16,7 @@
 // - the /status subresource, which KubernetesObjectApi has no call for;
 // - `/version` for the first contact.
 // PooledKubeConfig: client-node 2.0.1 builds a new undici Agent for every request, so every request opened
-// a TLS connection of its own (400 reads: 416 connections); it keeps the first and reuses it.
+// a TLS connection of its own (400 reads: 416 connections); it keeps one pool, over HTTP/1.1.
 import {
   HttpMethod,
   KubeConfig,
@@ -27,6 +27,8 @@ import {
   type ResponseContext,
   type V1APIResource,
 } from '@kubernetes/client-node';
+import type https from 'node:https';
+import { Agent } from 'undici';
 
 export interface Resource {
   group: string; // '' for core
@@ -152,11 +154,18 @@ class ObjectApi extends KubernetesObjectApi {
   }
 }
 
-/** A KubeConfig whose requests share one connection pool (see the top). The TLS material of a kubeconfig or
- * of the ServiceAccount does not change while the process runs; the bearer token is a header, refreshed as
- * client-node does. */
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/**
+ * A KubeConfig whose requests share one connection pool (see the top), over HTTP/1.1: undici 8 negotiates
+ * HTTP/2 by default, and with one pool every request and every watch then shared one connection, which
+ * stalled for good after a few minutes (a relay's rollout in readiness.cluster.test.ts: one TCP connection,
+ * every request waiting). Watches hold a connection each, as client-go's HTTP/1.1 transport does. The TLS
+ * material of a kubeconfig or of the ServiceAccount does not change while the process runs; the bearer
+ * token is a header, refreshed as client-node does.
+ */
 export class PooledKubeConfig extends KubeConfig {
-  private pool: ReturnType<RequestContext['getDispatcher']>;
+  private pool: Promise<Dispatcher> | undefined;
 
   static from(kc: KubeConfig): PooledKubeConfig {
     const p = new PooledKubeConfig();
@@ -168,8 +177,18 @@ export class PooledKubeConfig extends KubeConfig {
     await super.applySecurityAuthentication(context);
     const fresh = context.getDispatcher();
     if (!fresh) return;
-    this.pool ??= fresh;
-    context.setDispatcher(this.pool);
+    this.pool ??= this.http1Pool(fresh);
+    context.setDispatcher(await this.pool);
+  }
+
+  /** An undici Agent with client-node's TLS options and HTTP/2 off (behind a proxy: client-node's own agent). */
+  private async http1Pool(fresh: Dispatcher): Promise<Dispatcher> {
+    const o: https.RequestOptions = {};
+    await this.applyToHTTPSOptions(o);
+    const tls = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername };
+    const d = this.createDispatcherOptions(this.getCurrentCluster(), tls);
+    if (d.type === 'proxy' || d.type === 'socks') return fresh;
+    return new Agent({ allowH2: false, connect: { ...(d.type === 'agent' ? d.connect : {}), allowH2: false } }) as unknown as Dispatcher;
   }
 }
 

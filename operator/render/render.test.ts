@@ -270,6 +270,18 @@ describe('operator/render', () => {
     assert.deepEqual([pdb.apiVersion, pdb.spec], ['policy/v1beta1', { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'kubemta', 'app.kubernetes.io/instance': 'post' } } }]);
   });
 
+  it('renders a ServiceMonitor for the metrics Service only when spec.metrics.serviceMonitor.enabled', () => {
+    assert.equal(byKind(only(render(seedSnapshot())), 'ServiceMonitor').length, 0);
+    assert.equal(byKind(only(render(withSeed((x) => (x.mailServers[0].spec.metrics = { serviceMonitor: { enabled: false } })))), 'ServiceMonitor').length, 0);
+    const s = only(render(withSeed((x) => (x.mailServers[0].spec.metrics = { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } }))));
+    const [sm] = byKind(s, 'ServiceMonitor');
+    const svc = byKind(s, 'Service').find((x) => x.metadata.name === 'post-metrics');
+    assert.deepEqual([sm.apiVersion, sm.metadata.name, sm.metadata.labels.release], ['monitoring.coreos.com/v1', 'post-metrics', 'prometheus']);
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[k], v, k);
+    assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+    assert.ok(svc.spec.ports.some((p: { name: string }) => p.name === 'metrics'));
+  });
+
   it('retains the queue and mail PVCs by default (no owner reference) and owns everything else', () => {
     const snap = withSeed((s) => (s.mailServers[0].metadata.uid = 'u-1'));
     const s = only(render(snap));
