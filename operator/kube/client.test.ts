@@ -108,7 +108,7 @@ describe('operator/kube client', () => {
     }
   });
 
-  it('speaks HTTP/1.1 to a server that offers HTTP/2 (one shared HTTP/2 connection stalled every request and watch)', async () => {
+  it('speaks HTTP/1.1 to a server that offers HTTP/2 (not every watch and request on one connection)', async () => {
     const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keySize: 2048 });
     const versions: string[] = [];
     const server = createSecureServer({ key: pems.private, cert: pems.cert, allowHTTP1: true }, (req, res) => {

@@ -157,12 +157,13 @@ class ObjectApi extends KubernetesObjectApi {
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
 /**
- * A KubeConfig whose requests share one connection pool (see the top), over HTTP/1.1: undici 8 negotiates
- * HTTP/2 by default, and with one pool every request and every watch then shared one connection, which
- * stalled for good after a few minutes (a relay's rollout in readiness.cluster.test.ts: one TCP connection,
- * every request waiting). Watches hold a connection each, as client-go's HTTP/1.1 transport does. The TLS
- * material of a kubeconfig or of the ServiceAccount does not change while the process runs; the bearer
- * token is a header, refreshed as client-node does.
+ * A KubeConfig whose requests share one connection pool (see the top), over HTTP/1.1 as the transport
+ * before it: undici 8 negotiates HTTP/2 where the server offers it, and one pool would then carry every
+ * watch and every request on a single connection (seen: one TCP connection for the whole operator),
+ * behind one TCP window and undici's younger HTTP/2 code, which nothing here has tested under load. On
+ * HTTP/1.1 each watch holds a connection and requests use a pool beside them. The TLS material of a
+ * kubeconfig or of the ServiceAccount does not change while the process runs; the bearer token is a
+ * header, refreshed as client-node does.
  */
 export class PooledKubeConfig extends KubeConfig {
   private pool: Promise<Dispatcher> | undefined;
