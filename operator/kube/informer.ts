@@ -100,7 +100,7 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
   }
 
   list(namespace?: string): T[] {
-    return [...((this.lw?.list(namespace) ?? []) as T[])];
+    return (this.lw?.list(namespace) ?? []) as T[]; // a new array each time
   }
 
   /** Resolves after the first full list. */
