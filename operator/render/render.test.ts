@@ -255,7 +255,7 @@ describe('operator/render', () => {
   it('renders the workload like a production chart: resources (spec or measured defaults), probes on /readyz and /healthz, a metrics Service, a PodDisruptionBudget for more than one replica', () => {
     const container = (s: ServerRender) => byKind(s, s.server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment')[0].spec.template.spec.containers[0];
     const one = only(render(seedSnapshot()));
-    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     assert.deepEqual([container(one).readinessProbe.httpGet, container(one).livenessProbe.httpGet], [{ path: '/readyz', port: 'http' }, { path: '/healthz', port: 'http' }]);
     const metrics = byKind(one, 'Service').find((x) => x.metadata.name === 'post-metrics');
     assert.deepEqual(metrics.spec.ports, [{ name: 'metrics', port: 8025, targetPort: 'http', protocol: 'TCP' }]);
