@@ -161,6 +161,23 @@ export const MailServerSpec = Type.Object({
     ),
   ),
   nodeSelector: Type.Optional(StringMap(Type.String())),
+  metrics: Type.Optional(
+    Type.Object(
+      {
+        serviceMonitor: Type.Optional(
+          Type.Object(
+            {
+              enabled: Type.Boolean({ default: false, description: 'Render a ServiceMonitor (monitoring.coreos.com/v1, the Prometheus Operator) for the relay\'s metrics Service <name>-metrics.' }),
+              interval: Type.Optional(Type.String({ pattern: '^([0-9]+(ms|s|m|h))+$', description: 'Scrape interval, e.g. 30s; the Prometheus default when absent.' })),
+              labels: Type.Optional(StringMap(Type.String(), { description: 'Labels for the ServiceMonitor, so that a Prometheus\'s serviceMonitorSelector picks it (e.g. release: prometheus).' })),
+            },
+            { description: 'When the ServiceMonitor kind is not installed, the MailServer says so (status.warnings, a Warning event) and serves on.' },
+          ),
+        ),
+      },
+      { description: 'How Prometheus finds the relay\'s /metrics (port 8025, Service <name>-metrics).' },
+    ),
+  ),
 });
 
 export const MailServerStatus = Type.Object({
@@ -169,6 +186,7 @@ export const MailServerStatus = Type.Object({
   listeners: Type.Optional(Type.Integer()),
   domains: Type.Optional(Type.Integer()),
   users: Type.Optional(Type.Integer()),
+  warnings: Type.Optional(Type.Array(Type.String(), { description: 'Problems that do not stop mail, e.g. a ServiceMonitor asked for whose kind is not installed.' })),
   configHash: Type.Optional(Type.String({ description: 'Hash of the relay config rendered (its configHash field); Ready once every relay reports serving it.' })),
   tablesHash: Type.Optional(Type.String({ description: 'Digest of the table files rendered (relay/lookup/table-digest.ts); Ready once every relay reports serving it.' })),
   replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),

@@ -19,6 +19,8 @@ export const Resources = {
   MailDomain: crd(MailDomainKind),
   VirtualUser: crd(VirtualUserKind),
   ...CoreResources,
+  // the Prometheus Operator's, when installed (spec.metrics.serviceMonitor)
+  ServiceMonitor: { group: 'monitoring.coreos.com', version: 'v1', plural: 'servicemonitors', kind: 'ServiceMonitor' },
 } as const satisfies Record<string, Resource>;
 
 export type ResourceName = keyof typeof Resources;

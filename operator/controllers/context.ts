@@ -44,4 +44,6 @@ export interface ControllerContext {
    * it was computed from, so a reconcile on a cache that has not seen that write yet does not repeat it.
    */
   statusWritten: Map<string, { from: string | undefined; digest: string }>;
+  /** By server `ns/name`: the content hash of its ServiceMonitor as last applied or read, null when there is none (monitor.ts). */
+  monitors: Map<string, string | null>;
 }

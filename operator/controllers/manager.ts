@@ -93,6 +93,7 @@ export class Manager {
       notLoaded: new Map(),
       drainJobs: new Map(),
       statusWritten: new Map(),
+      monitors: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

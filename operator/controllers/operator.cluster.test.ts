@@ -19,6 +19,9 @@ type Spec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const ready = (o: Obj | undefined) => o?.status?.conditions?.find((c) => c.type === 'Ready');
 const Pod: Resource = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 const api = 'kubemta.io/v1alpha1';
+const CRD: Resource = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
+/** Cluster-scoped objects a test installed (the ServiceMonitor CRD), removed in after(). */
+const crdsToRemove: string[] = [];
 
 /** Every line the operator logs (debug and up), to check that no Secret content is among them. */
 const logLines: string[] = [];
@@ -52,6 +55,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await manager?.stop();
     await op?.cleanup();
     if (ns) await deleteNamespace(admin, ns);
+    for (const name of crdsToRemove) await admin.delete(CRD, '', name);
   });
 
   const get = (kind: keyof typeof Resources, name: string) => getOrUndefined<Obj>(admin, Resources[kind], ns, name);
@@ -309,6 +313,45 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await edit('Listener', 'inbound', (s) => (s.service = { type: 'None' }));
     await until('Service mx deleted', async () => !(await get('Service', 'mx')), 60_000);
     assert.deepEqual(((await get('Service', 'post')) as Obj & { spec: Spec }).spec.ports.map((p: Spec) => p.port), [587]);
+    await serverSettled();
+  });
+
+  it('renders the ServiceMonitor asked for; without its CRD says so in status.warnings and a Warning event and stays Ready', async () => {
+    // a minimal structural CRD of the Prometheus Operator's group, version and kind (not its full schema)
+    const smCrd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+      spec: {
+        group: 'monitoring.coreos.com',
+        scope: 'Namespaced',
+        names: { plural: 'servicemonitors', singular: 'servicemonitor', kind: 'ServiceMonitor', listKind: 'ServiceMonitorList' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      },
+    };
+    assert.equal(await getOrUndefined(admin, CRD, '', smCrd.metadata.name), undefined, 'this cluster has no ServiceMonitor CRD of its own');
+    await edit('MailServer', 'post', (s) => (s.metrics = { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } }));
+    const warned = await until('status.warnings', async () => ((await get('MailServer', 'post'))?.status?.warnings as string[] | undefined)?.[0], 60_000);
+    assert.match(warned, /^spec\.metrics\.serviceMonitor: the API server does not serve ServiceMonitor \(monitoring\.coreos\.com\/v1\); install the Prometheus Operator's CRD servicemonitors\.monitoring\.coreos\.com/);
+    assert.equal((await readyOf('MailServer', 'post'))?.status, 'True', 'mail flows without it');
+    await until('a Warning event naming the CRD', async () => (await admin.list<Obj & { type: string; message: string; involvedObject: { kind: string } }>(Resources.Event, ns)).items.some((e) => e.involvedObject.kind === 'MailServer' && e.type === 'Warning' && e.message === warned), 30_000);
+
+    await admin.apply(CRD, '', smCrd as KubeObjectLike, 'kubemta-tests', { force: true });
+    crdsToRemove.push(smCrd.metadata.name);
+    await until('CRD established', async () => (await getOrUndefined<Obj>(admin, CRD, '', smCrd.metadata.name))?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'), 60_000);
+    // the operator looks again every minute; a change of the MailServer is a turn at once
+    await edit('MailServer', 'post', (s) => (s.metrics.serviceMonitor.interval = '15s'));
+    const SM = Resources.ServiceMonitor;
+    const sm = await until('ServiceMonitor post-metrics', () => getOrUndefined<Obj & { spec: Spec }>(admin, SM, ns, 'post-metrics'), 90_000);
+    const svc = (await get('Service', 'post-metrics'))!;
+    assert.equal(sm.metadata.labels?.release, 'prometheus');
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels?.[k], v, `the selector picks Service post-metrics (${k})`);
+    assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '15s' }]);
+    assert.equal((sm.metadata.ownerReferences as { kind: string }[])[0].kind, 'MailServer');
+    await until('status.warnings gone', async () => (await get('MailServer', 'post'))?.status?.warnings === undefined, 60_000);
+
+    await edit('MailServer', 'post', (s) => delete s.metrics);
+    await until('ServiceMonitor deleted', async () => !(await getOrUndefined(admin, SM, ns, 'post-metrics')), 60_000);
     await serverSettled();
   });
 

@@ -269,7 +269,7 @@ describe('operator/render', () => {
   it('renders the workload like a production chart: resources (spec or measured defaults), probes on /readyz and /healthz, a metrics Service, a PodDisruptionBudget for more than one replica', () => {
     const container = (s: ServerRender) => byKind(s, s.server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment')[0].spec.template.spec.containers[0];
     const one = only(render(seedSnapshot()));
-    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     assert.deepEqual([container(one).readinessProbe.httpGet, container(one).livenessProbe.httpGet], [{ path: '/readyz', port: 'http' }, { path: '/healthz', port: 'http' }]);
     const metrics = byKind(one, 'Service').find((x) => x.metadata.name === 'post-metrics');
     assert.deepEqual(metrics.spec.ports, [{ name: 'metrics', port: 8025, targetPort: 'http', protocol: 'TCP' }]);
@@ -282,6 +282,18 @@ describe('operator/render', () => {
     assert.deepEqual(container(three).resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } });
     const [pdb] = byKind(three, 'PodDisruptionBudget');
     assert.deepEqual([pdb.apiVersion, pdb.spec], ['policy/v1beta1', { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'kubemta', 'app.kubernetes.io/instance': 'post' } } }]);
+  });
+
+  it('renders a ServiceMonitor for the metrics Service only when spec.metrics.serviceMonitor.enabled', () => {
+    assert.equal(byKind(only(render(seedSnapshot())), 'ServiceMonitor').length, 0);
+    assert.equal(byKind(only(render(withSeed((x) => (x.mailServers[0].spec.metrics = { serviceMonitor: { enabled: false } })))), 'ServiceMonitor').length, 0);
+    const s = only(render(withSeed((x) => (x.mailServers[0].spec.metrics = { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } }))));
+    const [sm] = byKind(s, 'ServiceMonitor');
+    const svc = byKind(s, 'Service').find((x) => x.metadata.name === 'post-metrics');
+    assert.deepEqual([sm.apiVersion, sm.metadata.name, sm.metadata.labels.release], ['monitoring.coreos.com/v1', 'post-metrics', 'prometheus']);
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[k], v, k);
+    assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+    assert.ok(svc.spec.ports.some((p: { name: string }) => p.name === 'metrics'));
   });
 
   it('retains the queue and mail PVCs by default (no owner reference) and owns everything else', () => {
