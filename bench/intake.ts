@@ -6,8 +6,9 @@
 // Prints one line and a JSON object.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { percentile, runLoad, Session } from './smtp-client.ts';
 
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
 const SESSIONS = Number(process.env.SESSIONS ?? 20);
@@ -21,61 +22,6 @@ async function freePort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise((r) => srv.close(r));
   return port;
-}
-
-/** A minimal SMTP client: one reply at a time, which is all a benchmark client needs. */
-class Session {
-  private buf = '';
-  private waiter: ((line: string) => void) | undefined;
-  private readonly sock: Socket;
-  private constructor(sock: Socket) {
-    this.sock = sock;
-    sock.setNoDelay(true);
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      this.drain();
-    });
-    sock.on('error', () => {});
-  }
-  private drain(): void {
-    const m = /^(?:\d{3}-[^\n]*\n)*(\d{3}(?: [^\n]*)?)\r?\n/.exec(this.buf);
-    if (m && this.waiter) {
-      this.buf = this.buf.slice(m[0].length);
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(m[1]);
-    }
-  }
-  reply(): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-      this.drain();
-    });
-  }
-  async cmd(line: string, expect: string): Promise<void> {
-    this.sock.write(line);
-    const r = await this.reply();
-    if (!r.startsWith(expect)) throw new Error(`${line.trim().slice(0, 20)}: ${r}`);
-  }
-  static async open(port: number): Promise<Session> {
-    const sock = connect(port, '127.0.0.1');
-    await new Promise<void>((res, rej) => sock.once('connect', () => res()).once('error', rej));
-    const s = new Session(sock);
-    await s.reply();
-    await s.cmd('EHLO bench.client\r\n', '250');
-    return s;
-  }
-  async close(): Promise<void> {
-    await this.cmd('QUIT\r\n', '221').catch(() => {});
-    this.sock.destroy();
-  }
-}
-
-function message(i: number): string {
-  const line = 'x'.repeat(76) + '\r\n';
-  const body = line.repeat(Math.max(1, Math.ceil(SIZE / line.length)));
-  return `From: <bench@client.test>\r\nTo: <rcpt@dest.test>\r\nSubject: intake ${i}\r\nMessage-ID: <${i}.${Date.now()}@client.test>\r\n\r\n${body}`;
 }
 
 function procStat(pid: number): Promise<{ cpuS: number; hwmMb: number }> {
@@ -119,39 +65,9 @@ try {
     }
   }
   const before = await procStat(child.pid!);
-  const waits: number[] = [];
-  let next = 0;
-  let errors = 0;
-  const t0 = performance.now();
-  const worker = async () => {
-    let s: Session | undefined;
-    while (next < MESSAGES) {
-      const i = next++;
-      try {
-        s ??= await Session.open(port);
-        await s.cmd('MAIL FROM:<bench@client.test>\r\n', '250');
-        await s.cmd('RCPT TO:<rcpt@dest.test>\r\n', '250');
-        await s.cmd('DATA\r\n', '354');
-        const started = performance.now();
-        await s.cmd(message(i) + '.\r\n', '250');
-        waits.push(performance.now() - started);
-        if (!REUSE) {
-          await s.close();
-          s = undefined;
-        }
-      } catch (err) {
-        errors++;
-        if (errors < 5) process.stderr.write(`session error: ${(err as Error).message}\n`);
-        s = undefined;
-      }
-    }
-    await s?.close();
-  };
-  await Promise.all(Array.from({ length: SESSIONS }, worker));
-  const wall = (performance.now() - t0) / 1000;
+  const { waits, errors, wallS: wall } = await runLoad(port, { messages: MESSAGES, sessions: SESSIONS, size: SIZE, reuse: REUSE });
   const after = await procStat(child.pid!);
-  waits.sort((a, b) => a - b);
-  const pct = (p: number) => waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))] ?? 0;
+  const pct = (p: number) => percentile(waits, p);
   const result = {
     date: new Date().toISOString(),
     messages: waits.length,
