@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './ops/log.ts';
 import { RelayMetrics } from './ops/metrics.ts';
 import { startHttp } from './ops/http.ts';
 import { FileWatcher } from './ops/watch.ts';
+import { returnMemoryAfterBursts } from './ops/memory.ts';
 import { closeListener, reconcileListeners, startListeners, type RunningListener } from './smtp/listeners.ts';
 import type { Relay, Snapshot } from './runtime.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -80,6 +81,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
       })
     : undefined;
   scheduler.start();
+  const stopMemoryReturn = returnMemoryAfterBursts(() => relay.sessions);
 
   let reloading: Promise<boolean> | undefined;
   const doReload = async (changed?: string[]): Promise<boolean> => {
@@ -126,6 +128,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
       relay.draining = true;
       log.info({ graceSeconds: relay.snapshot.config.limits.shutdownGraceSeconds }, 'shutting down: no new sessions, finishing open ones');
       watcher.close();
+      stopMemoryReturn();
       await Promise.all(listeners.map(closeListener));
       await scheduler.stop();
       control.close();

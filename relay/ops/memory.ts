@@ -1,0 +1,52 @@
+// Gives memory back after a burst of sessions. V8 runs a major GC only when the program allocates towards
+// its heap limit; a relay that held 10,000 sessions and then goes quiet allocates almost nothing, so the
+// old generation stays at its peak with the sessions' garbage in it (measured: ~90 MB of a 110 MB heap was
+// garbage, kept for good; bench/RESULTS.md). Node gives V8 no idle time to collect on its own, so this
+// watches the session count and the heap and asks for one major GC when most of a burst has gone.
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+export interface MemoryReturnOptions {
+  /** How often to look (ms). */
+  intervalMs?: number;
+  /** Collect only when the heap grew at least this much since the last collection (bytes). */
+  minGrowthBytes?: number;
+}
+
+type Gc = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
+
+let cachedGc: Gc | undefined;
+/** V8's gc(): global with --expose-gc, otherwise exposed for a fresh context (the flag is read at context creation). */
+function gcFunction(): Gc {
+  if (cachedGc) return cachedGc;
+  const global = (globalThis as { gc?: Gc }).gc;
+  if (global) return (cachedGc = global);
+  setFlagsFromString('--expose-gc');
+  return (cachedGc = runInNewContext('gc') as Gc);
+}
+
+/**
+ * Every intervalMs: when the open sessions are down to a quarter or less of the most seen since the last
+ * look (or to none), and the heap grew by minGrowthBytes since the last collection, one major GC.
+ * Returns a stop function; the timer never keeps the process alive.
+ */
+export function returnMemoryAfterBursts(sessions: () => number, opts: MemoryReturnOptions = {}): () => void {
+  const minGrowth = opts.minGrowthBytes ?? 16 * 1024 * 1024;
+  let baseline = getHeapStatistics().used_heap_size;
+  let peak = sessions();
+  const peakWatch = setInterval(() => (peak = Math.max(peak, sessions())), 500);
+  peakWatch.unref();
+  const timer = setInterval(() => {
+    const open = sessions();
+    const quieter = open === 0 || open * 4 <= peak;
+    peak = open;
+    if (!quieter || getHeapStatistics().used_heap_size - baseline < minGrowth) return;
+    gcFunction()({ type: 'major', execution: 'sync' });
+    baseline = getHeapStatistics().used_heap_size;
+  }, opts.intervalMs ?? 10_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    clearInterval(peakWatch);
+  };
+}
