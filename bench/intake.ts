@@ -50,7 +50,7 @@ await writeFile(
 );
 const node = process.execPath;
 // the node flags of the shipped launcher (bin/kubemta)
-const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 4}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
+const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 2}`, `--heap-growing-percent=${process.env.KUBEMTA_HEAP_GROWING_PERCENT ?? 20}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
   env: { ...process.env, KUBEMTA_BENCH_INTAKE_ONLY: '1' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
