@@ -81,7 +81,9 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
       })
     : undefined;
   scheduler.start();
-  const stopMemoryReturn = returnMemoryAfterBursts(() => relay.sessions);
+  const stopMemoryReturn = returnMemoryAfterBursts(() => relay.sessions, {
+    onCollect: (before, after) => log.info({ heapMb: Math.round(before / 1048576), afterMb: Math.round(after / 1048576), sessions: relay.sessions }, 'heap collected after a burst of sessions'),
+  });
 
   let reloading: Promise<boolean> | undefined;
   const doReload = async (changed?: string[]): Promise<boolean> => {

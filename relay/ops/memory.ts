@@ -9,8 +9,10 @@ import { runInNewContext } from 'node:vm';
 export interface MemoryReturnOptions {
   /** How often to look (ms). */
   intervalMs?: number;
-  /** Collect only when the heap grew at least this much since the last collection (bytes). */
+  /** Collect only when the heap's committed size grew at least this much since the last collection (bytes). */
   minGrowthBytes?: number;
+  /** Told the heap's committed bytes before and after each collection this asked for. */
+  onCollect?: (before: number, after: number) => void;
 }
 
 type Gc = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
@@ -26,13 +28,16 @@ function gcFunction(): Gc {
 }
 
 /**
- * Every intervalMs: when the open sessions are down to a quarter or less of the most seen since the last
- * look (or to none), and the heap grew by minGrowthBytes since the last collection, one major GC.
+ * Every intervalMs (5 s): when the open sessions are down to a quarter or less of the most seen since the
+ * last look (or to none), and the heap's committed size grew by minGrowthBytes since the last collection,
+ * one major GC (it compacts, and gives the emptied pages back).
  * Returns a stop function; the timer never keeps the process alive.
  */
 export function returnMemoryAfterBursts(sessions: () => number, opts: MemoryReturnOptions = {}): () => void {
   const minGrowth = opts.minGrowthBytes ?? 16 * 1024 * 1024;
-  let baseline = getHeapStatistics().used_heap_size;
+  // committed, not used: V8's own collections may have emptied the heap without giving its pages back
+  const committed = () => getHeapStatistics().total_heap_size;
+  let baseline = committed();
   let peak = sessions();
   const peakWatch = setInterval(() => (peak = Math.max(peak, sessions())), 500);
   peakWatch.unref();
@@ -40,10 +45,12 @@ export function returnMemoryAfterBursts(sessions: () => number, opts: MemoryRetu
     const open = sessions();
     const quieter = open === 0 || open * 4 <= peak;
     peak = open;
-    if (!quieter || getHeapStatistics().used_heap_size - baseline < minGrowth) return;
+    const before = committed();
+    if (!quieter || before - baseline < minGrowth) return;
     gcFunction()({ type: 'major', execution: 'sync' });
-    baseline = getHeapStatistics().used_heap_size;
-  }, opts.intervalMs ?? 10_000);
+    baseline = committed();
+    opts.onCollect?.(before, baseline);
+  }, opts.intervalMs ?? 5_000);
   timer.unref();
   return () => {
     clearInterval(timer);
