@@ -15,11 +15,14 @@ export function adapterPath(name: string): string {
 }
 
 export function adapterLabel(name: string): string {
+  let version = name;
   try {
-    return execFileSync(adapterPath(name), ['version'], { encoding: 'utf8' }).trim() || name;
+    version = execFileSync(adapterPath(name), ['version'], { encoding: 'utf8' }).trim() || name;
   } catch {
-    return name === 'kubemta' || name.includes('/') ? basename(dirname(adapterPath(name))) : name;
+    // no version line: the name says it
   }
+  // an adapter given by path is named by its directory, as the shared harness names it
+  return name.includes('/') ? `${basename(dirname(resolve(name)))}: ${version}` : version;
 }
 
 export interface RunningMta {

@@ -3,7 +3,7 @@
 // SESSIONS sessions that each get the greeting and EHLO and then hold, samples PSS with all of them open,
 // closes them all (QUIT) and samples again once the MTA has seen them go: what it does not give back.
 // PSS of the whole process tree from /proc/PID/smaps_rollup.
-//   node bench/idle-sessions.ts [kubemta]   env: SESSIONS (10000) OPEN_CONCURRENCY (200) SETTLE_S (20: the relay collects within 5 s of a burst's end and V8 returns the pages ~8 s after) REPS (1)
+//   bench/scenario.sh idle-sessions [kubemta|ADAPTER]   env: SESSIONS (10000) OPEN_CONCURRENCY (200) SETTLE_S (20: the relay collects within 5 s of a burst's end and V8 returns the pages ~8 s after) REPS (1)
 // The client needs SESSIONS file descriptors and the MTA as many (Node raises its soft limit to the hard
 // one; check `ulimit -Hn`).
 import { readFile } from 'node:fs/promises';

@@ -5,7 +5,7 @@
 // stopwatch). The MTA relays to a Postfix smtp-sink meanwhile, so delivery competes as in the harness.
 // Also reports the MTA's CPU per accepted message (user+sys of its process tree) and its peak PSS.
 // Runs are interleaved (rep 1 of every MTA, then rep 2, ...).
-//   node bench/latency.ts [kubemta,postfix]     env: MESSAGES (5000) SESSIONS (20) SIZE (2048) REPS (3)
+//   bench/scenario.sh latency [kubemta,postfix]     env: MESSAGES (5000) SESSIONS (20) SIZE (2048) REPS (3)
 //   WORKROOT (/var/tmp/mtabench-latency: a real disk), LISTEN_PORT (24125), SINK_PORT (24126)
 import { adapterLabel, startMta } from './adapters.ts';
 import { percentile, pssPeak, runLoad, Session, treeCpuS } from './smtp-client.ts';
