@@ -6,17 +6,32 @@
 // KUBEMTA_COMPILE_CACHE=DIR picks the directory (default $TMPDIR or /tmp, per uid), =off disables it.
 //
 // A pod's first start finds the cache empty (a fresh emptyDir), and one module stripped in this process
-// keeps the stripper loaded for good; so for the long-running commands (relay, operator) an empty cache is
-// filled first by a short-lived child that loads that command's modules (~0.5 s of CPU, once), and this
-// process then finds every module cached.
+// keeps the stripper loaded for good; so for the long-running commands (relay, operator), when these
+// sources were not cached yet, a short-lived child loads that command's modules first (~0.5 s of CPU,
+// once), and this process then finds every module cached.
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { enableCompileCache, flushCompileCache, getCompileCacheDir } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const WARMING = 'KUBEMTA_COMPILE_CACHE_WARMING';
+const APP = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** The TypeScript sources as they are now: path, size and modification time of each (a few ms). */
+function fingerprint() {
+  const h = createHash('sha256').update(APP);
+  for (const top of ['cli', 'relay', 'operator']) {
+    for (const rel of readdirSync(join(APP, top), { recursive: true }).sort()) {
+      if (!String(rel).endsWith('.ts')) continue;
+      const st = statSync(join(APP, top, String(rel)));
+      h.update(`${top}/${rel}\0${st.size}\0${st.mtimeMs}\0`);
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
 /** The long-running commands, and the module each loads. */
 const WARM = { relay: '../cli/relay.ts', operator: '../cli/operator.ts' };
 const command = process.argv[2];
@@ -30,17 +45,19 @@ if (choice !== 'off' && !process.env.NODE_COMPILE_CACHE && !process.env.NODE_DIS
   } catch {
     // no cache: the relay runs the same, only larger
   }
-  // the cache's directory for this node version and these V8 flags: empty means nothing was cached yet
+  // whether this code was cached yet, in the cache's directory for this node version and these V8 flags:
+  // a marker named by the sources' paths, sizes and times (the directory may hold other checkouts' entries)
   const versioned = getCompileCacheDir();
-  const empty = versioned !== undefined && (() => {
+  if (versioned && !process.env[WARMING] && Object.hasOwn(WARM, command)) {
     try {
-      return readdirSync(versioned).length === 0;
+      const marker = join(versioned, `kubemta-${fingerprint()}`);
+      if (!existsSync(marker)) {
+        const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), command], { env: { ...process.env, [WARMING]: '1' }, stdio: 'ignore', timeout: 60_000 });
+        if (r.status === 0) writeFileSync(marker, '', { mode: 0o600 });
+      }
     } catch {
-      return true;
+      // not warmed: this process strips what is not cached, as without the warm-up
     }
-  })();
-  if (empty && !process.env[WARMING] && Object.hasOwn(WARM, command)) {
-    spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), command], { env: { ...process.env, [WARMING]: '1' }, stdio: 'ignore', timeout: 60_000 });
   }
 }
 if (process.env[WARMING]) {
