@@ -2,11 +2,12 @@
 // writes WORKDIR/mta.pid, `stop WORKDIR`) with a Postfix smtp-sink as the next hop, for the scenarios
 // that run outside the shared harness (bench/latency.ts, bench/idle-sessions.ts).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 const here = new URL('.', import.meta.url).pathname;
-export const SHARED_BENCH = process.env.SHARED_BENCH ?? resolve(here, '../../../shared/bench');
+/** The shared harness (its adapters for other MTAs): SHARED_BENCH, or ../shared/bench beside this checkout or its parent. */
+export const SHARED_BENCH = process.env.SHARED_BENCH ?? [resolve(here, '../../shared/bench'), resolve(here, '../../../shared/bench')].find((d) => existsSync(join(d, 'mta'))) ?? resolve(here, '../../shared/bench');
 
 /** `kubemta` (this repository's adapter), a built-in of the shared harness (`postfix`), or a path. */
 export function adapterPath(name: string): string {
