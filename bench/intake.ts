@@ -8,12 +8,13 @@
 // Prints one line and a JSON object.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { startDns, type TestDns } from '../test/dns-server.ts';
 import { startRspamd, type TestRspamd } from '../test/rspamd.ts';
+import { message, percentile, runLoad, Session } from './smtp-client.ts';
 
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
 const SESSIONS = Number(process.env.SESSIONS ?? 20);
@@ -28,61 +29,6 @@ async function freePort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise((r) => srv.close(r));
   return port;
-}
-
-/** A minimal SMTP client: one reply at a time, which is all a benchmark client needs. */
-class Session {
-  private buf = '';
-  private waiter: ((line: string) => void) | undefined;
-  private readonly sock: Socket;
-  private constructor(sock: Socket) {
-    this.sock = sock;
-    sock.setNoDelay(true);
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      this.drain();
-    });
-    sock.on('error', () => {});
-  }
-  private drain(): void {
-    const m = /^(?:\d{3}-[^\n]*\n)*(\d{3}(?: [^\n]*)?)\r?\n/.exec(this.buf);
-    if (m && this.waiter) {
-      this.buf = this.buf.slice(m[0].length);
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(m[1]);
-    }
-  }
-  reply(): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-      this.drain();
-    });
-  }
-  async cmd(line: string, expect: string): Promise<void> {
-    this.sock.write(line);
-    const r = await this.reply();
-    if (!r.startsWith(expect)) throw new Error(`${line.trim().slice(0, 20)}: ${r}`);
-  }
-  static async open(port: number): Promise<Session> {
-    const sock = connect(port, '127.0.0.1');
-    await new Promise<void>((res, rej) => sock.once('connect', () => res()).once('error', rej));
-    const s = new Session(sock);
-    await s.reply();
-    await s.cmd('EHLO bench.client\r\n', '250');
-    return s;
-  }
-  async close(): Promise<void> {
-    await this.cmd('QUIT\r\n', '221').catch(() => {});
-    this.sock.destroy();
-  }
-}
-
-function message(i: number): string {
-  const line = 'x'.repeat(76) + '\r\n';
-  const body = line.repeat(Math.max(1, Math.ceil(SIZE / line.length)));
-  return `From: <bench@client.test>\r\nTo: <rcpt@dest.test>\r\nSubject: intake ${i}\r\nMessage-ID: <${i}.${Date.now()}@client.test>\r\n\r\n${body}`;
 }
 
 function procStat(pid: number): Promise<{ cpuS: number; hwmMb: number }> {
@@ -108,7 +54,7 @@ async function authSetup(): Promise<{ dns: TestDns; sign: (raw: string) => Promi
 
 const auth = CHECKS.has('auth') ? await authSetup() : undefined;
 const rspamd: TestRspamd | undefined = CHECKS.has('filter') ? await startRspamd() : undefined;
-const messages = auth ? await Promise.all(Array.from({ length: MESSAGES }, (_, i) => auth.sign(message(i)))) : undefined;
+const messages = auth ? await Promise.all(Array.from({ length: MESSAGES }, (_, i) => auth.sign(message(i, SIZE)))) : undefined;
 const intake = [
   auth ? `authentication: { enabled: true, dmarcReject: reject }` : '',
   rspamd ? `filter: { url: "${rspamd.url}" }` : '',
@@ -133,7 +79,7 @@ await writeFile(
 );
 const node = process.execPath;
 // the node flags of the shipped launcher (bin/kubemta)
-const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 4}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
+const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 2}`, `--heap-growing-percent=${process.env.KUBEMTA_HEAP_GROWING_PERCENT ?? 20}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
   env: { ...process.env, KUBEMTA_BENCH_INTAKE_ONLY: '1' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -148,39 +94,9 @@ try {
     }
   }
   const before = await procStat(child.pid!);
-  const waits: number[] = [];
-  let next = 0;
-  let errors = 0;
-  const t0 = performance.now();
-  const worker = async () => {
-    let s: Session | undefined;
-    while (next < MESSAGES) {
-      const i = next++;
-      try {
-        s ??= await Session.open(port);
-        await s.cmd('MAIL FROM:<bench@client.test>\r\n', '250');
-        await s.cmd('RCPT TO:<rcpt@dest.test>\r\n', '250');
-        await s.cmd('DATA\r\n', '354');
-        const started = performance.now();
-        await s.cmd((messages?.[i] ?? message(i)) + '.\r\n', '250');
-        waits.push(performance.now() - started);
-        if (!REUSE) {
-          await s.close();
-          s = undefined;
-        }
-      } catch (err) {
-        errors++;
-        if (errors < 5) process.stderr.write(`session error: ${(err as Error).message}\n`);
-        s = undefined;
-      }
-    }
-    await s?.close();
-  };
-  await Promise.all(Array.from({ length: SESSIONS }, worker));
-  const wall = (performance.now() - t0) / 1000;
+  const { waits, errors, wallS: wall } = await runLoad(port, { messages: MESSAGES, sessions: SESSIONS, size: SIZE, reuse: REUSE, body: messages ? (i) => messages[i] : undefined });
   const after = await procStat(child.pid!);
-  waits.sort((a, b) => a - b);
-  const pct = (p: number) => waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))] ?? 0;
+  const pct = (p: number) => percentile(waits, p);
   const result = {
     date: new Date().toISOString(),
     messages: waits.length,

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './ops/log.ts';
 import { RelayMetrics } from './ops/metrics.ts';
 import { startHttp } from './ops/http.ts';
 import { FileWatcher } from './ops/watch.ts';
+import { returnMemoryAfterBursts } from './ops/memory.ts';
 import { closeListener, reconcileListeners, startListeners, type RunningListener } from './smtp/listeners.ts';
 import type { Relay, Snapshot } from './runtime.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -94,6 +95,9 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
   // a drain tries every mail at once, whatever backoff its last attempts set (they ran on another pod)
   if (opts.drain) await runAdmin(queue, { op: 'flush' });
   scheduler.start();
+  const stopMemoryReturn = returnMemoryAfterBursts(() => relay.sessions, {
+    onCollect: (before, after) => log.info({ heapMb: Math.round(before / 1048576), afterMb: Math.round(after / 1048576), sessions: relay.sessions }, 'heap collected after a burst of sessions'),
+  });
 
   let reloading: Promise<boolean> | undefined;
   const doReload = async (changed?: string[]): Promise<boolean> => {
@@ -140,6 +144,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
       relay.draining = true;
       log.info({ graceSeconds: relay.snapshot.config.limits.shutdownGraceSeconds }, 'shutting down: no new sessions, finishing open ones');
       watcher.close();
+      stopMemoryReturn();
       await Promise.all(listeners.map(closeListener));
       await scheduler.stop();
       control.close();

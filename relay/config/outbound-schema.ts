@@ -145,7 +145,7 @@ export const OutboundSchema = Type.Object(
     retry: retrySchema({ default: {} }),
     queueLifetimeSeconds: Seconds(4 * 86400, 'A recipient still undelivered this long after the mail arrived fails (4.4.7) and is bounced (smtpd.conf `queue ttl`, Postfix maximal_queue_lifetime).'),
     delayWarningSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Send one "delayed" DSN to the sender when a recipient is still pending this long (Postfix delay_warning_time); off when absent.' })),
-    deliveryThread: Type.Boolean({ default: true, description: 'Run onward SMTP delivery on its own thread, so intake and delivery use two cores.' }),
+    deliveryThread: Type.Boolean({ default: false, description: 'Run onward SMTP delivery on its own thread (a second V8 isolate: ~50 MB more, and more CPU per mail for the hand-over; measured no faster on 2 cores).' }),
     dkim: Type.Array(DkimKeySchema, { default: [], description: 'DKIM signing keys per sender domain.' }),
   },
   { ...strict, default: {} },

@@ -234,6 +234,8 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
         tlsPolicies: [{ domain: 'smart.test', tls: 'verify' }],
         caFile: 'ca.pem',
         retry: { minSeconds: 0.2, maxSeconds: 0.4, greylistSeconds: 0.2 },
+        // the agent on its own thread (not the default): TLS, AUTH and DKIM work there too
+        deliveryThread: true,
         dkim: [
           { domain: 'signed.test', selector: 'rsa', keyFile: 'rsa.key' },
           { domain: 'signed.test', selector: 'ed', keyFile: 'ed.key' },

@@ -1,6 +1,7 @@
-// The SMTP agent on its own thread (outbound.deliveryThread, default on): a Node process runs JavaScript
-// on one core, and onward delivery (reading the file, dot-stuffing, TLS, DKIM) is a third to a half of
-// what a relayed mail costs, so moving it off the main thread lets intake use that core's share. The
+// The SMTP agent on its own thread (outbound.deliveryThread, default off since it cost a second V8 isolate,
+// ~50 MB, and ~10% more CPU per mail with no throughput gain in the interleaved bench: bench/RESULTS.md):
+// onward delivery (reading the file, dot-stuffing, TLS, DKIM) is a third to a half of what a relayed mail
+// costs, so moving it off the main thread can let intake use another core's share. The
 // scheduler and the queue stay on the main thread; this proxy forwards each delivery and its outcomes.
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
