@@ -43,12 +43,14 @@ export interface PostfixSinkOptions {
   port?: number;
   /** Commands after which to answer 421 and disconnect (smtp-sink -Q), e.g. ['RCPT'] or ['CONNECT']. */
   closeWith421?: string[];
+  /** Seconds to wait before answering each DATA (smtp-sink -w): a slow peer, so mail waits for connections. */
+  dataDelaySeconds?: number;
 }
 
 export async function startPostfixSink(opts: PostfixSinkOptions = {}): Promise<PostfixSink> {
   const address = opts.address ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
-  const args = ['-v', ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), ...(opts.closeWith421?.length ? ['-Q', opts.closeWith421.join(',')] : []), `${address}:${port}`, '256'];
+  const args = ['-v', ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), ...(opts.closeWith421?.length ? ['-Q', opts.closeWith421.join(',')] : []), ...(opts.dataDelaySeconds ? ['-w', String(opts.dataDelaySeconds)] : []), `${address}:${port}`, '256'];
   const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const events: SinkEvent[] = [];
   let buf = '';
