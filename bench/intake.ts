@@ -2,17 +2,25 @@
 // client waits from the end of DATA to the 250. A relay child process (bench/relay.ts, intake only: mail
 // is queued, never delivered) on a queue under /var/tmp (a real disk: fsync must cost what it costs);
 // SESSIONS concurrent SMTP sessions, one new connection per message as smtp-source does (REUSE=1 keeps
-// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0).
+// sessions open). Env: MESSAGES (5000), SESSIONS (20), SIZE (2048 bytes of body), REUSE (0), CHECKS (none;
+// `auth`: intake authentication against a DNS server on loopback, every message DKIM-signed; `filter`: a
+// private rspamd (test/rspamd.ts); `auth,filter`: both).
 // Prints one line and a JSON object.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
+import { startDns, type TestDns } from '../test/dns-server.ts';
+import { startRspamd, type TestRspamd } from '../test/rspamd.ts';
+import { message, percentile, runLoad, Session } from './smtp-client.ts';
 
 const MESSAGES = Number(process.env.MESSAGES ?? 5000);
 const SESSIONS = Number(process.env.SESSIONS ?? 20);
 const SIZE = Number(process.env.SIZE ?? 2048);
 const REUSE = process.env.REUSE === '1';
+const CHECKS = new Set((process.env.CHECKS ?? '').split(',').filter(Boolean));
 const here = new URL('.', import.meta.url).pathname;
 
 async function freePort(): Promise<number> {
@@ -23,61 +31,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A minimal SMTP client: one reply at a time, which is all a benchmark client needs. */
-class Session {
-  private buf = '';
-  private waiter: ((line: string) => void) | undefined;
-  private readonly sock: Socket;
-  private constructor(sock: Socket) {
-    this.sock = sock;
-    sock.setNoDelay(true);
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      this.drain();
-    });
-    sock.on('error', () => {});
-  }
-  private drain(): void {
-    const m = /^(?:\d{3}-[^\n]*\n)*(\d{3}(?: [^\n]*)?)\r?\n/.exec(this.buf);
-    if (m && this.waiter) {
-      this.buf = this.buf.slice(m[0].length);
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(m[1]);
-    }
-  }
-  reply(): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-      this.drain();
-    });
-  }
-  async cmd(line: string, expect: string): Promise<void> {
-    this.sock.write(line);
-    const r = await this.reply();
-    if (!r.startsWith(expect)) throw new Error(`${line.trim().slice(0, 20)}: ${r}`);
-  }
-  static async open(port: number): Promise<Session> {
-    const sock = connect(port, '127.0.0.1');
-    await new Promise<void>((res, rej) => sock.once('connect', () => res()).once('error', rej));
-    const s = new Session(sock);
-    await s.reply();
-    await s.cmd('EHLO bench.client\r\n', '250');
-    return s;
-  }
-  async close(): Promise<void> {
-    await this.cmd('QUIT\r\n', '221').catch(() => {});
-    this.sock.destroy();
-  }
-}
-
-function message(i: number): string {
-  const line = 'x'.repeat(76) + '\r\n';
-  const body = line.repeat(Math.max(1, Math.ceil(SIZE / line.length)));
-  return `From: <bench@client.test>\r\nTo: <rcpt@dest.test>\r\nSubject: intake ${i}\r\nMessage-ID: <${i}.${Date.now()}@client.test>\r\n\r\n${body}`;
-}
-
 function procStat(pid: number): Promise<{ cpuS: number; hwmMb: number }> {
   return Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]).then(([stat, status]) => {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -86,6 +39,26 @@ function procStat(pid: number): Promise<{ cpuS: number; hwmMb: number }> {
     return { cpuS: ticks / 100, hwmMb: hwm / 1024 };
   });
 }
+
+/** With CHECKS=auth: every message DKIM-signed (before the clock starts), its domain's records served on loopback. */
+async function authSetup(): Promise<{ dns: TestDns; sign: (raw: string) => Promise<string> }> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const dns = await startDns({
+    'client.test': { txt: ['v=spf1 ip4:127.0.0.1 -all'] },
+    '_dmarc.client.test': { txt: ['v=DMARC1; p=reject'] },
+    'sel._domainkey.client.test': { txt: [`v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`] },
+  });
+  const key = { signingDomain: 'client.test', selector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  return { dns, sign: async (raw) => (await dkimSign(raw, { ...key, signatureData: [key] })).signatures + raw };
+}
+
+const auth = CHECKS.has('auth') ? await authSetup() : undefined;
+const rspamd: TestRspamd | undefined = CHECKS.has('filter') ? await startRspamd() : undefined;
+const messages = auth ? await Promise.all(Array.from({ length: MESSAGES }, (_, i) => auth.sign(message(i, SIZE)))) : undefined;
+const intake = [
+  auth ? `authentication: { enabled: true, dmarcReject: reject }` : '',
+  rspamd ? `filter: { url: "${rspamd.url}" }` : '',
+].filter(Boolean);
 
 const dir = await mkdtemp('/var/tmp/kubemta-intake-');
 const port = await freePort();
@@ -99,12 +72,14 @@ await writeFile(
     'log: { level: info }',
     'actions: { sink: { type: relay, smarthost: "smtp://127.0.0.1:9" } }',
     'rules: [{ from: local, for: any, action: sink }]',
+    ...(intake.length ? [`intake: { ${intake.join(', ')} }`] : []),
+    ...(auth ? [`outbound: { resolver: { servers: ["${auth.dns.server}"] } }`] : []),
     '',
   ].join('\n'),
 );
 const node = process.execPath;
 // the node flags of the shipped launcher (bin/kubemta)
-const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 4}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
+const child = spawn(node, ['--disable-warning=ExperimentalWarning', `--max-semi-space-size=${process.env.KUBEMTA_SEMI_SPACE_MB ?? 2}`, `--heap-growing-percent=${process.env.KUBEMTA_HEAP_GROWING_PERCENT ?? 20}`, join(here, 'relay.ts'), '--config', join(dir, 'relay.yaml')], {
   env: { ...process.env, KUBEMTA_BENCH_INTAKE_ONLY: '1' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -119,39 +94,9 @@ try {
     }
   }
   const before = await procStat(child.pid!);
-  const waits: number[] = [];
-  let next = 0;
-  let errors = 0;
-  const t0 = performance.now();
-  const worker = async () => {
-    let s: Session | undefined;
-    while (next < MESSAGES) {
-      const i = next++;
-      try {
-        s ??= await Session.open(port);
-        await s.cmd('MAIL FROM:<bench@client.test>\r\n', '250');
-        await s.cmd('RCPT TO:<rcpt@dest.test>\r\n', '250');
-        await s.cmd('DATA\r\n', '354');
-        const started = performance.now();
-        await s.cmd(message(i) + '.\r\n', '250');
-        waits.push(performance.now() - started);
-        if (!REUSE) {
-          await s.close();
-          s = undefined;
-        }
-      } catch (err) {
-        errors++;
-        if (errors < 5) process.stderr.write(`session error: ${(err as Error).message}\n`);
-        s = undefined;
-      }
-    }
-    await s?.close();
-  };
-  await Promise.all(Array.from({ length: SESSIONS }, worker));
-  const wall = (performance.now() - t0) / 1000;
+  const { waits, errors, wallS: wall } = await runLoad(port, { messages: MESSAGES, sessions: SESSIONS, size: SIZE, reuse: REUSE, body: messages ? (i) => messages[i] : undefined });
   const after = await procStat(child.pid!);
-  waits.sort((a, b) => a - b);
-  const pct = (p: number) => waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))] ?? 0;
+  const pct = (p: number) => percentile(waits, p);
   const result = {
     date: new Date().toISOString(),
     messages: waits.length,
@@ -159,6 +104,7 @@ try {
     sessions: SESSIONS,
     bodyBytes: SIZE,
     reuseSessions: REUSE,
+    checks: [...CHECKS].join(',') || 'none',
     wallS: +wall.toFixed(2),
     msgsPerS: +(waits.length / wall).toFixed(1),
     endOfDataTo250Ms: { p50: +pct(50).toFixed(2), p99: +pct(99).toFixed(2), max: +pct(100).toFixed(2) },
@@ -166,7 +112,7 @@ try {
     relayPeakRssMb: +after.hwmMb.toFixed(1),
   };
   console.log(
-    `intake: ${result.messages} msgs (${SIZE} B, ${SESSIONS} sessions${REUSE ? ', reused' : ', new connection each'}) in ${result.wallS} s = ${result.msgsPerS} msg/s; ` +
+    `intake: ${result.messages} msgs (${SIZE} B, ${SESSIONS} sessions${REUSE ? ', reused' : ', new connection each'}, checks ${result.checks}) in ${result.wallS} s = ${result.msgsPerS} msg/s; ` +
       `end-of-DATA→250 p50 ${result.endOfDataTo250Ms.p50} ms p99 ${result.endOfDataTo250Ms.p99} ms; relay CPU ${result.relayCpuS} s; peak RSS ${result.relayPeakRssMb} MB; errors ${errors}`,
   );
   console.log(JSON.stringify(result));
@@ -174,4 +120,6 @@ try {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await rm(dir, { recursive: true, force: true });
+  await auth?.dns.close();
+  await rspamd?.close();
 }

@@ -7,7 +7,7 @@ import { queueCommand } from './queue.ts';
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; help: string }> = {
-  relay: { run: relayCommand, help: 'relay --config FILE [--set key.path=value …]   run the SMTP relay' },
+  relay: { run: relayCommand, help: 'relay --config FILE [--set key.path=value …] [--drain]   run the SMTP relay (--drain: no listeners, deliver the queue, exit 0 once it is empty)' },
   check: { run: checkCommand, help: 'check --config FILE [--set …]                 validate a config, list every problem' },
   encrypt: { run: encryptCommand, help: 'encrypt [PASSWORD]                             hash a password for a credentials table (like smtpctl encrypt)' },
   queue: { run: queueCommand, help: 'queue ls|show ID|rm ID|hold ID|release ID|flush [ID] --config FILE [--json]' },

@@ -2,7 +2,7 @@
 import { configArgs } from './args.ts';
 import { loadConfig } from '../relay/config/index.ts';
 import { askRelay } from '../relay/queue/control.ts';
-import { runAdmin, type AdminRequest, type AdminResponse, type MailRow } from '../relay/queue/admin.ts';
+import { runAdmin, type AdminRequest, type AdminResponse, type MailRow, type RecipientRow } from '../relay/queue/admin.ts';
 import { QueueStore } from '../relay/queue/fs.ts';
 
 function request(positionals: string[]): AdminRequest {
@@ -24,12 +24,30 @@ function request(positionals: string[]): AdminRequest {
   }
 }
 
+/** `02:43:10Z` today (UTC), else `2026-12-07 02:43:10Z`. */
+export function when(iso: string, now = new Date()): string {
+  const [day, time] = iso.replace(/\.\d+Z$/, 'Z').split('T');
+  return day === now.toISOString().slice(0, 10) ? time : `${day} ${time}`;
+}
+
+/** Why and until when a recipient waits, in words, or what became of it. */
+export function recipientState(r: RecipientRow, hold: boolean, now = new Date()): string {
+  if (hold) return 'held';
+  if (r.status !== 'pending') return r.status;
+  const at = r.nextAttemptAt ? when(r.nextAttemptAt, now) : 'now';
+  const tries = `${r.attempts} ${r.attempts === 1 ? 'try' : 'tries'}`;
+  const w = r.waiting;
+  if (w?.kind === 'throttled') return `waiting: destination ${w.destination} throttled after ${w.after} until ${at} (${tries})`;
+  if (w?.kind === 'greylisted') return `next attempt at ${at} after ${w.after} (greylisted; ${tries})`;
+  return r.attempts ? `retry ${r.nextAttemptAt ?? 'now'} (${tries}: ${r.lastError ?? ''})` : 'pending';
+}
+
 function table(mails: MailRow[]): string {
   if (!mails.length) return 'queue is empty\n';
   const lines = ['ID                   RECEIVED                  SIZE  FROM -> RECIPIENT [ROUTE] STATE'];
   for (const m of mails) {
     for (const r of m.recipients) {
-      const state = m.hold ? 'held' : r.status === 'pending' && r.attempts ? `retry ${r.nextAttemptAt ?? 'now'} (${r.attempts} tries: ${r.lastError ?? ''})` : r.status;
+      const state = recipientState(r, m.hold);
       const rcpt = r.also?.length ? `${r.rcpt} (also ${r.also.join(', ')})` : r.rcpt;
       lines.push(`${m.id} ${m.receivedAt} ${String(m.size).padStart(5)}  ${m.from} -> ${rcpt} [${r.route}] ${state}`);
     }

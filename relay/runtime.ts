@@ -8,6 +8,7 @@ import type { Logger } from './ops/log.ts';
 import type { RelayMetrics } from './ops/metrics.ts';
 import type { RecipientPolicy } from './lookup/policy.ts';
 import type { AuthLimiter } from './auth/limiter.ts';
+import type { RateLimiter } from './limits/rates.ts';
 
 export interface Snapshot {
   config: Config;
@@ -23,6 +24,8 @@ export interface Relay {
   metrics: RelayMetrics;
   /** AUTH attempts per client address and per user name, for rate limiting. */
   authLimiter: AuthLimiter;
+  /** Connections, messages and recipients per client network and per sender (limits.rates). */
+  rates: RateLimiter;
   /** Open sessions per client address. */
   clients: Map<string, number>;
   /** Open sessions, all listeners together. */

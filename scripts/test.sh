@@ -21,7 +21,7 @@ NODE_TEST="node --disable-warning=ExperimentalWarning --test --test-force-exit"
 
 # Recommends are needed for swaks' TLS (libnet-ssleay-perl, libio-socket-ssl-perl): named explicitly;
 # postfix: smtp-sink for delivery tests, and the real smtpd the differential conformance test runs against
-packages="swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl python3 dovecot-core dovecot-lmtpd strace curl"
+packages="swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl python3 dovecot-core dovecot-lmtpd strace curl rspamd"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -18,6 +18,12 @@ const NS: Resource = { group: '', version: 'v1', plural: 'namespaces', kind: 'Na
 const SA: Resource = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount' };
 const rbacRes = (kind: string): Resource => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: kind.toLowerCase() + 's', kind });
 
+/**
+ * Permissions only the drain of a scale-down's queues uses (operator/controllers/drain.ts): the operator
+ * tier's run (relayCheck off, no relay runs, so no drain) does not use them; drain.cluster.test.ts does.
+ */
+export const DRAIN_PERMISSIONS = ['/persistentvolumeclaims delete', 'batch/jobs create', 'batch/jobs delete', 'batch/jobs list'];
+
 export const silentLog = pino({ level: process.env.KUBEMTA_TEST_LOG ?? 'silent' });
 
 export async function installCrds(admin: KubeClient): Promise<void> {

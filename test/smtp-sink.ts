@@ -10,6 +10,8 @@ export interface Received {
   secure: boolean;
   user?: string;
   session: string;
+  /** MAIL FROM parameters (BODY, SMTPUTF8, SIZE), as the client sent them. */
+  mailArgs: Record<string, unknown>;
 }
 
 export interface SinkOptions {
@@ -75,6 +77,7 @@ export async function startSink(options: SinkOptions = {}): Promise<TestSink> {
           secure: session.secure,
           user: typeof session.user === 'string' ? session.user : undefined,
           session: session.id,
+          mailArgs: (session.envelope.mailFrom ? session.envelope.mailFrom.args : undefined) || {},
         };
         const r = sink.options.data?.(msg);
         if (r) return cb(smtpError(...r));

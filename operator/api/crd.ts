@@ -49,7 +49,7 @@ export function crdFor(def: KindDef): Json {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          subresources: { status: {}, ...(def.scale ? { scale: def.scale } : {}) },
           additionalPrinterColumns: [...def.columns, readyColumn, reasonColumn, ageColumn].map((c) => structural(c)),
           schema: {
             openAPIV3Schema: {

@@ -31,12 +31,13 @@ describe('operator/api CRDs', () => {
     assert.equal(withReference(doc), doc);
   });
 
-  it('every CRD is structural, namespaced, with a status subresource and Ready/Age printer columns', () => {
+  it('every CRD is structural, namespaced, with a status subresource (MailServer also scale) and Ready/Age printer columns', () => {
     for (const [name, text] of crdFiles()) {
       const crd = yaml.load(text) as { spec: { scope: string; versions: { subresources: unknown; additionalPrinterColumns: { name: string }[]; schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
       assert.equal(crd.spec.scope, 'Namespaced');
       const v = crd.spec.versions[0];
-      assert.deepEqual(v.subresources, { status: {} });
+      const scale = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };
+      assert.deepEqual(v.subresources, name.startsWith('mailservers.') ? { status: {}, scale } : { status: {} }, name);
       const cols = v.additionalPrinterColumns.map((c) => c.name);
       assert.ok(cols.includes('Ready') && cols.includes('Age') && cols.length >= 4, `${name}: ${cols}`);
       const props = v.schema.openAPIV3Schema.properties as Record<string, Record<string, unknown>>;

@@ -25,6 +25,8 @@ export interface KindDef<Spec extends TObject = TObject, Status extends TObject 
   status: Status;
   /** Printed by `kubectl get` between the name and Ready/Age. */
   columns: PrinterColumn[];
+  /** The scale subresource (`kubectl scale`, a HorizontalPodAutoscaler): where replicas and the pods' selector are. */
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath: string };
 }
 
 export function defineKind<Spec extends TObject, Status extends TObject>(def: KindDef<Spec, Status>): KindDef<Spec, Status> {

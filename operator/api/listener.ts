@@ -3,7 +3,8 @@
 import { Type } from '@sinclair/typebox';
 import { CommonStatus, Family, LabelSelector, LocalRef, SecretKeyRef, StringEnum, StringMap } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
-import { TLS_MODES } from '../../relay/config/index.ts';
+import { ListenerRatesSchema, TLS_MODES } from '../../relay/config/index.ts';
+import { ListenerIntakeSpec } from './intake.ts';
 
 export const ListenerSpec = Type.Object({
   mailServerRef: LocalRef('The MailServer this listener belongs to.'),
@@ -43,6 +44,8 @@ export const ListenerSpec = Type.Object({
     Type.Object({ trustedNetworks: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) }, { description: 'Peers that send a PROXY v1/v2 header (load balancers).' }),
   ),
   maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+  rates: Type.Optional(ListenerRatesSchema),
+  intake: Type.Optional(ListenerIntakeSpec),
   service: Type.Object(
     {
       type: StringEnum(['ClusterIP', 'NodePort', 'LoadBalancer', 'None'] as const, { default: 'ClusterIP', description: 'None: not exposed.' }),

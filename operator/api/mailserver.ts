@@ -3,7 +3,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonStatus, Family, Quantity, SecretKeyRef, StringEnum, StringMap, Target } from './fields.ts';
 import { defineKind, type KubeObject } from './kind.ts';
-import { MAILBOX_FORMATS, TLS_POLICIES } from '../../relay/config/index.ts';
+import { AuthenticationSpec, FilterSpec } from './intake.ts';
+import { concurrencySchema, HOST_LOOKUPS, MAILBOX_FORMATS, maxMessagesPerConnectionSchema, retrySchema, ServerRatesOverrideSchema, TLS_POLICIES } from '../../relay/config/index.ts';
 
 const Volume = (what: string) =>
   Type.Object(
@@ -37,6 +38,19 @@ export const OutboundSpec = Type.Object(
       ),
     ),
     mtaSts: Type.Boolean({ default: false, description: 'Enforce MTA-STS policies (RFC 8461).' }),
+    concurrency: Type.Optional(concurrencySchema({ description: 'Outbound connections at once, in all and per destination (the relay\'s outbound.concurrency); its defaults when absent.' })),
+    maxMessagesPerConnection: Type.Optional(maxMessagesPerConnectionSchema()),
+    retry: Type.Optional(retrySchema({ description: 'Retry backoff, pauses of throttled destinations and the greylisting delay (the relay\'s outbound.retry); its defaults when absent.' })),
+    dane: Type.Boolean({
+      default: false,
+      description: 'DANE (RFC 7672) for MX delivery: where the MX, address and TLSA records are DNSSEC-authenticated (the resolver\'s AD bit), TLS is mandatory and the certificate must match them, else the mail waits (4.7.5). Needs a validating resolver for the pod.',
+    }),
+    hostLookup: Type.Optional(
+      Type.Array(StringEnum(HOST_LOOKUPS), {
+        minItems: 1,
+        description: 'How the smarthost name becomes addresses, tried in order (Postfix smtp_host_lookup): native (the pod\'s resolver: hostAliases, search domains, so `smtp://relay.mail` works) or dns (DNS servers asked directly). The relay\'s default: [native].',
+      }),
+    ),
     dkim: Type.Optional(
       Type.Array(
         Type.Object({
@@ -103,8 +117,15 @@ export const MailServerSpec = Type.Object({
   hostname: Type.String({ minLength: 1, maxLength: 253, description: 'The relay\'s name (greeting and EHLO), e.g. post.example.org.' }),
   queue: Volume('queue'),
   mailStore: Volume('mail store'),
+  drainedQueueClaims: StringEnum(['Retain', 'Delete'] as const, {
+    default: 'Retain',
+    description:
+      'A queue claim left by a scale-down (a replica\'s ordinal now >= replicas, or the other workload kind\'s claim) is drained by a Job that delivers its mail; once the Job found it empty: Retain keeps the claim (marked kubemta.io/drained, reused if the replica comes back), Delete deletes it. Mail claims are always kept.',
+  }),
   outbound: OutboundSpec,
   local: Type.Optional(LocalSpec),
+  authentication: Type.Optional(AuthenticationSpec),
+  filter: Type.Optional(FilterSpec),
   limits: Type.Optional(
     Type.Object(
       {
@@ -114,6 +135,7 @@ export const MailServerSpec = Type.Object({
         maxConnectionsPerClient: Type.Optional(Type.Integer({ minimum: 1 })),
         idleTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
         queueLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+        rates: Type.Optional(ServerRatesOverrideSchema),
       },
       { description: 'Session and queue limits; the relay\'s defaults when absent.' },
     ),
@@ -139,6 +161,23 @@ export const MailServerSpec = Type.Object({
     ),
   ),
   nodeSelector: Type.Optional(StringMap(Type.String())),
+  metrics: Type.Optional(
+    Type.Object(
+      {
+        serviceMonitor: Type.Optional(
+          Type.Object(
+            {
+              enabled: Type.Boolean({ default: false, description: 'Render a ServiceMonitor (monitoring.coreos.com/v1, the Prometheus Operator) for the relay\'s metrics Service <name>-metrics.' }),
+              interval: Type.Optional(Type.String({ pattern: '^([0-9]+(ms|s|m|h))+$', description: 'Scrape interval, e.g. 30s; the Prometheus default when absent.' })),
+              labels: Type.Optional(StringMap(Type.String(), { description: 'Labels for the ServiceMonitor, so that a Prometheus\'s serviceMonitorSelector picks it (e.g. release: prometheus).' })),
+            },
+            { description: 'When the ServiceMonitor kind is not installed, the MailServer says so (status.warnings, a Warning event) and serves on.' },
+          ),
+        ),
+      },
+      { description: 'How Prometheus finds the relay\'s /metrics (port 8025, Service <name>-metrics).' },
+    ),
+  ),
 });
 
 export const MailServerStatus = Type.Object({
@@ -147,11 +186,28 @@ export const MailServerStatus = Type.Object({
   listeners: Type.Optional(Type.Integer()),
   domains: Type.Optional(Type.Integer()),
   users: Type.Optional(Type.Integer()),
+  warnings: Type.Optional(Type.Array(Type.String(), { description: 'Problems that do not stop mail, e.g. a ServiceMonitor asked for whose kind is not installed.' })),
   configHash: Type.Optional(Type.String({ description: 'Hash of the relay config rendered (its configHash field); Ready once every relay reports serving it.' })),
   tablesHash: Type.Optional(Type.String({ description: 'Digest of the table files rendered (relay/lookup/table-digest.ts); Ready once every relay reports serving it.' })),
   replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),
   readyReplicas: Type.Optional(Type.Integer({ description: 'Relay replicas ready (the workload\'s status).' })),
   relays: Type.Optional(Type.String({ description: 'READY/DESIRED relay replicas, for kubectl get.' })),
+  selector: Type.Optional(Type.String({ description: 'The relay pods\' label selector (the scale subresource\'s, for a HorizontalPodAutoscaler).' })),
+  drains: Type.Optional(
+    Type.Array(
+      Type.Object({
+        claim: Type.String({ description: 'The queue claim left by a scale-down.' }),
+        phase: StringEnum(['Waiting', 'Running', 'Failed', 'Drained'] as const, {
+          description: 'Waiting: a pod still uses the claim; Running: the drain Job delivers its mail; Failed: the Job gave up (see its pod\'s log); Drained: found empty (kept under drainedQueueClaims: Retain).',
+        }),
+        job: Type.Optional(Type.String({ description: 'The drain Job.' })),
+        remaining: Type.Optional(Type.Integer({ description: 'Mails still in the claim\'s queue, as the drain reports (kubemta_queue_messages).' })),
+        message: Type.Optional(Type.String()),
+      }),
+      { description: 'Queues of replicas removed by a scale-down, and their drain (the server stays Ready while it serves).' },
+    ),
+  ),
+  draining: Type.Optional(Type.String({ description: 'A summary of drains in progress, for kubectl get: `2 claim(s), 7 mail(s) left`.' })),
 });
 
 export const MailServerKind = defineKind({
@@ -166,7 +222,10 @@ export const MailServerKind = defineKind({
     { name: 'Hostname', type: 'string', jsonPath: '.spec.hostname' },
     { name: 'Relays', type: 'string', jsonPath: '.status.relays' },
     { name: 'Users', type: 'integer', jsonPath: '.status.users' },
+    { name: 'Draining', type: 'string', jsonPath: '.status.draining', priority: 1 },
   ],
+  // `kubectl scale ms/post --replicas 3`, and a HorizontalPodAutoscaler on the MailServer (docs/scaling.md)
+  scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
 });
 
 export type MailServer = KubeObject<typeof MailServerSpec, typeof MailServerStatus>;

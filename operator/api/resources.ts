@@ -21,6 +21,8 @@ export const Resources = {
   /** external-dns's record set (its crd source): written for MailDomains with spec.dns.publish: external-dns. */
   DNSEndpoint: { group: 'externaldns.k8s.io', version: 'v1alpha1', plural: 'dnsendpoints', kind: 'DNSEndpoint' },
   ...CoreResources,
+  // the Prometheus Operator's, when installed (spec.metrics.serviceMonitor)
+  ServiceMonitor: { group: 'monitoring.coreos.com', version: 'v1', plural: 'servicemonitors', kind: 'ServiceMonitor' },
 } as const satisfies Record<string, Resource>;
 
 export type ResourceName = keyof typeof Resources;

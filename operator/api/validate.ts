@@ -43,6 +43,7 @@ const domainRules: Rule<MailDomain>[] = [
 
 const serverRules: Rule<MailServer>[] = [
   (o) => (o.spec.outbound.smarthostAuth && !o.spec.outbound.smarthost ? ['spec.outbound.smarthostAuth: needs spec.outbound.smarthost'] : []),
+  (o) => (o.spec.filter && [o.spec.filter.url, o.spec.filter.serviceRef, o.spec.filter.sidecar].filter(Boolean).length !== 1 ? ['spec.filter: give exactly one of url, serviceRef and sidecar'] : []),
 ];
 
 export function isLoopback(address: string | undefined): boolean {

@@ -40,9 +40,13 @@ export interface ControllerContext {
   stallAfterMs: number;
   /** By `ns/Kind/name` of a workload: since when its relays have not served the config now wanted (rollout.ts). */
   notLoaded: Map<string, { want: string; since: number }>;
+  /** By server `ns/name`: the drain Jobs this operator started and has not seen finish (drain.ts). */
+  drainJobs: Map<string, Set<string>>;
   /**
    * By `Kind/ns/name`: the digest of the status last written and the resourceVersion of the cached object
    * it was computed from, so a reconcile on a cache that has not seen that write yet does not repeat it.
    */
   statusWritten: Map<string, { from: string | undefined; digest: string }>;
+  /** By server `ns/name`: the content hash of its ServiceMonitor as last applied or read, null when there is none (monitor.ts). */
+  monitors: Map<string, string | null>;
 }

@@ -8,10 +8,13 @@ import { Annotations, Labels, type Manifest } from '../render/workload.ts';
 import { FIELD_MANAGER, type CachedKind, type ControllerContext } from './context.ts';
 import { storeVerdicts } from './members.ts';
 import { nudgePods } from './nudge.ts';
+import { reconcileDrains } from './drain.ts';
+import { MONITOR_RETRY_MS, reconcileMonitor } from './monitor.ts';
 import { judgeRollout } from './rollout.ts';
 import { renderNamespace } from './snapshot.ts';
 import { statusDiffers, writeStatus } from './status.ts';
 import { Resources } from '../api/resources.ts';
+import type { MailServer } from '../api/mailserver.ts';
 
 /** What the operator prunes when it no longer renders it: never PVCs (mail is data), never the ConfigMap (always rendered). */
 const PRUNED: CachedKind[] = ['Secret', 'Service', 'Deployment', 'StatefulSet', 'PodDisruptionBudget'];
@@ -102,12 +105,14 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
   const previous = new Map([...out.verdicts.keys()].map((k) => [k, ctx.verdicts.get(k)]));
   storeVerdicts(ctx, ns, out.verdicts);
   const sr = out.servers.find((s) => s.key === key);
-  const serverVerdict = out.verdicts.get(objectKey('MailServer', ns, name))!;
+  let serverVerdict = out.verdicts.get(objectKey('MailServer', ns, name))!;
   let written = 0;
   let nudgeError: unknown;
+  let monitorWarning: string | undefined;
   if (sr && !sr.held) {
     try {
-      for (const m of [...sr.manifests].sort((a, b) => applyOrder[a.kind] - applyOrder[b.kind])) if (await applyManifest(ctx, m)) written++;
+      const cached = sr.manifests.filter((m) => m.kind in applyOrder);
+      for (const m of cached.sort((a, b) => applyOrder[a.kind] - applyOrder[b.kind])) if (await applyManifest(ctx, m)) written++;
       // what it owned before and no longer renders (a Service whose Listeners went away, table slots)
       const desired = new Set(sr.manifests.map((m) => `${m.kind}/${m.metadata.name}`));
       for (const kind of PRUNED) {
@@ -119,6 +124,9 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
           written++;
         }
       }
+      const monitor = await reconcileMonitor(ctx, key, ns, name, sr.manifests);
+      if (monitor.written) written++;
+      monitorWarning = monitor.warning;
     } catch (err) {
       const e = err as Error;
       await writeStatus(ctx, 'MailServer', server, { ready: false, reason: Reasons.ApplyFailed, message: e.message.slice(0, 500), warnings: [], status: serverVerdict.status });
@@ -136,15 +144,24 @@ export async function reconcileMailServer(ctx: ControllerContext, key: string): 
       await ctx.events.record(server, 'Normal', Reasons.Applied, `applied ${written} object(s); config ${String(serverVerdict.status.configHash)}`);
     }
   }
+  // a ServiceMonitor asked for but not installed stops no mail: said in status.warnings and an Event
+  if (monitorWarning) serverVerdict = { ...serverVerdict, warnings: [...serverVerdict.warnings, monitorWarning], status: { ...serverVerdict.status, warnings: [monitorWarning] } };
   // Ready means mail flows: rendered and applied, rolled out, and every relay serving this config
   let verdict = serverVerdict;
-  let requeueAfterMs: number | undefined;
+  let requeueAfterMs: number | undefined = monitorWarning ? MONITOR_RETRY_MS : undefined;
   if (sr && !sr.held && serverVerdict.ready === true && ctx.relayCheck) {
     const hash = `${String(serverVerdict.status.configHash)}/${String(serverVerdict.status.tablesHash)}`;
     const r = await judgeRollout(ctx, ns, sr.manifests, hash, written > 0);
     const status = { ...serverVerdict.status, ...r.status };
     verdict = r.verdict ? { ...serverVerdict, ...r.verdict, status } : { ...serverVerdict, status, message: `${serverVerdict.message}; ${r.status.relays} relay(s) serve config/tables ${hash}` };
-    requeueAfterMs = r.requeueAfterMs;
+    requeueAfterMs = Math.min(r.requeueAfterMs ?? Infinity, requeueAfterMs ?? Infinity);
+    // queues a scale-down left behind; where no relay can run (relayCheck off), no drain can either
+    const workload = sr.manifests.find((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')!;
+    const d = await reconcileDrains(ctx, server as unknown as MailServer, workload);
+    const selector = Object.entries((workload.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels).sort().map(([k, v]) => `${k}=${v}`).join(',');
+    verdict = { ...verdict, status: { ...verdict.status, selector, drains: d.drains, draining: d.draining } };
+    if (d.requeueAfterMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs, d.requeueAfterMs);
+    if (requeueAfterMs === Infinity) requeueAfterMs = undefined;
   }
   await writeStatus(ctx, 'MailServer', server, verdict);
   ctx.log.debug({ server: key, held: sr?.held, written, reason: verdict.reason }, 'reconciled');

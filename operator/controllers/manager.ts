@@ -99,8 +99,10 @@ export class Manager {
       relayCheck: opts.relayCheck ?? true,
       stallAfterMs: opts.stallAfterMs ?? STALL_AFTER_MS,
       notLoaded: new Map(),
+      drainJobs: new Map(),
       statusWritten: new Map(),
       domainDns: emptyDomainDnsState(),
+      monitors: new Map(),
     };
     if (opts.leaderElection) {
       const le = opts.leaderElection;

@@ -10,7 +10,7 @@ import { KubeClient, ApiError, type KubeObjectLike, type Resource } from '../kub
 import { validateConfig } from '../../relay/config/index.ts';
 import { Manager } from './manager.ts';
 import { seedDocuments, DEMO_HASH } from '../../test/render-kit.ts';
-import { applyDocs, clusterEnabled, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
+import { applyDocs, clusterEnabled, DRAIN_PERMISSIONS, createNamespace, deleteNamespace, getCrd, getOrUndefined, installCrds, operatorClient, silentLog, skipReason } from '../../test/cluster-kit.ts';
 import { until } from '../../test/until.ts';
 import { Resources } from '../api/resources.ts';
 
@@ -19,6 +19,9 @@ type Spec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const ready = (o: Obj | undefined) => o?.status?.conditions?.find((c) => c.type === 'Ready');
 const Pod: Resource = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 const api = 'kubemta.io/v1alpha1';
+const CRD: Resource = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition' };
+/** Cluster-scoped objects a test installed (the ServiceMonitor CRD), removed in after(). */
+const crdsToRemove: string[] = [];
 
 /** Every line the operator logs (debug and up), to check that no Secret content is among them. */
 const logLines: string[] = [];
@@ -52,6 +55,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await manager?.stop();
     await op?.cleanup();
     if (ns) await deleteNamespace(admin, ns);
+    for (const name of crdsToRemove) await admin.delete(CRD, '', name);
   });
 
   const get = (kind: keyof typeof Resources, name: string) => getOrUndefined<Obj>(admin, Resources[kind], ns, name);
@@ -200,7 +204,8 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
   });
 
   it('runs with the shipped least-privilege RBAC, not as admin', async () => {
-    await assert.rejects(op.client.list(Resources.Secret, 'kube-system').then(() => op.client.delete(Resources.PersistentVolumeClaim, ns, 'post-queue')), (e: ApiError) => e.status === 403);
+    // the ConfigMap is always rendered, never deleted (PVCs may be: a drained queue claim, docs/scaling.md)
+    await assert.rejects(op.client.list(Resources.Secret, 'kube-system').then(() => op.client.delete(Resources.ConfigMap, ns, 'post-config')), (e: ApiError) => e.status === 403);
     await assert.rejects(op.client.list({ group: '', version: 'v1', plural: 'nodes', kind: 'Node' }), (e: ApiError) => e.status === 403);
     const lease = await admin.get<Obj & { spec: { holderIdentity: string } }>(Resources.Lease, ns, 'kubemta-operator');
     assert.ok(lease.spec.holderIdentity);
@@ -311,6 +316,45 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await serverSettled();
   });
 
+  it('renders the ServiceMonitor asked for; without its CRD says so in status.warnings and a Warning event and stays Ready', async () => {
+    // a minimal structural CRD of the Prometheus Operator's group, version and kind (not its full schema)
+    const smCrd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+      spec: {
+        group: 'monitoring.coreos.com',
+        scope: 'Namespaced',
+        names: { plural: 'servicemonitors', singular: 'servicemonitor', kind: 'ServiceMonitor', listKind: 'ServiceMonitorList' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      },
+    };
+    assert.equal(await getOrUndefined(admin, CRD, '', smCrd.metadata.name), undefined, 'this cluster has no ServiceMonitor CRD of its own');
+    await edit('MailServer', 'post', (s) => (s.metrics = { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } }));
+    const warned = await until('status.warnings', async () => ((await get('MailServer', 'post'))?.status?.warnings as string[] | undefined)?.[0], 60_000);
+    assert.match(warned, /^spec\.metrics\.serviceMonitor: the API server does not serve ServiceMonitor \(monitoring\.coreos\.com\/v1\); install the Prometheus Operator's CRD servicemonitors\.monitoring\.coreos\.com/);
+    assert.equal((await readyOf('MailServer', 'post'))?.status, 'True', 'mail flows without it');
+    await until('a Warning event naming the CRD', async () => (await admin.list<Obj & { type: string; message: string; involvedObject: { kind: string } }>(Resources.Event, ns)).items.some((e) => e.involvedObject.kind === 'MailServer' && e.type === 'Warning' && e.message === warned), 30_000);
+
+    await admin.apply(CRD, '', smCrd as KubeObjectLike, 'kubemta-tests', { force: true });
+    crdsToRemove.push(smCrd.metadata.name);
+    await until('CRD established', async () => (await getOrUndefined<Obj>(admin, CRD, '', smCrd.metadata.name))?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'), 60_000);
+    // the operator looks again every minute; a change of the MailServer is a turn at once
+    await edit('MailServer', 'post', (s) => (s.metrics.serviceMonitor.interval = '15s'));
+    const SM = Resources.ServiceMonitor;
+    const sm = await until('ServiceMonitor post-metrics', () => getOrUndefined<Obj & { spec: Spec }>(admin, SM, ns, 'post-metrics'), 90_000);
+    const svc = (await get('Service', 'post-metrics'))!;
+    assert.equal(sm.metadata.labels?.release, 'prometheus');
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels?.[k], v, `the selector picks Service post-metrics (${k})`);
+    assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '15s' }]);
+    assert.equal((sm.metadata.ownerReferences as { kind: string }[])[0].kind, 'MailServer');
+    await until('status.warnings gone', async () => (await get('MailServer', 'post'))?.status?.warnings === undefined, 60_000);
+
+    await edit('MailServer', 'post', (s) => delete s.metrics);
+    await until('ServiceMonitor deleted', async () => !(await getOrUndefined(admin, SM, ns, 'post-metrics')), 60_000);
+    await serverSettled();
+  });
+
   it('deleting the MailServer garbage-collects what it owns but keeps the queue PVC', async () => {
     await admin.delete(Resources.MailServer, ns, 'post');
     // the garbage collector may take up to ~30 s to notice a new CRD's dependents
@@ -320,8 +364,7 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
     await until('Listener reports its missing server', async () => (await readyOf('Listener', 'inbound'))?.reason === 'MailServerNotFound', 60_000);
   });
 
-  it('holds the shipped RBAC to exactly the permissions the operator used in this run', () => {
-    // DNSEndpoints are written only for spec.dns.publish: external-dns (domain-dns.cluster.test.ts holds those)
-    assert.deepEqual([...op.client.permissionsUsed].sort(), shippedPermissions().filter((p) => !p.startsWith('externaldns.k8s.io/')));
+  it('holds the shipped RBAC to exactly the permissions the operator used in this run (the drain\'s: drain.cluster.test.ts; DNSEndpoints: domain-dns.cluster.test.ts)', () => {
+    assert.deepEqual([...op.client.permissionsUsed].sort(), shippedPermissions().filter((p) => !DRAIN_PERMISSIONS.includes(p) && !p.startsWith('externaldns.k8s.io/')));
   });
 });

@@ -82,7 +82,7 @@ describe('MailServer Ready means mail flows (real node)', { skip: clusterEnabled
     assert.deepEqual([res.headers.get(CONFIG_HASH_HEADER), res.headers.get(TABLES_HASH_HEADER)], [ms.status!.configHash, ms.status!.tablesHash]);
     // the workload as a production chart has it: resources, probes, a metrics Service with the relay behind it
     const dep = (await admin.get<KubeObjectLike & { spec: { template: { spec: { containers: Record<string, any>[] } } } }>(Resources.Deployment, ns, 'post')).spec.template.spec.containers[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
-    assert.deepEqual(dep.resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    assert.deepEqual(dep.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     assert.deepEqual([dep.readinessProbe.httpGet.path, dep.livenessProbe.httpGet.path], ['/readyz', '/healthz']);
     const endpoints = await admin.get<KubeObjectLike & { subsets?: { addresses?: { ip: string }[]; ports?: { port: number }[] }[] }>({ group: '', version: 'v1', plural: 'endpoints', kind: 'Endpoints' }, ns, 'post-metrics');
     assert.deepEqual([endpoints.subsets?.[0]?.addresses?.map((a) => a.ip), endpoints.subsets?.[0]?.ports?.[0]?.port], [[pod.status!.podIP], 8025]);

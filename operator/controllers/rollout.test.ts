@@ -68,6 +68,7 @@ describe('operator/controllers rollout: the workload and the handshake', () => {
       now: () => new Date(clock),
       stallAfterMs: 60_000,
       notLoaded: new Map(),
+      drainJobs: new Map(),
     }) as unknown as ControllerContext;
 
   it('Ready only when rolled out and the relay serves what was rendered', async () => {

@@ -65,6 +65,8 @@ describe(`operator with ${COUNT} VirtualUsers`, { skip: enabled ? false : `${ski
     const c0 = { ...op.client.counts };
     log(`operator start: caches synced in ${(synced / 1000).toFixed(1)} s; relay config and tables applied after ${(applied / 1000).toFixed(1)} s; all ${COUNT + 16} statuses written after ${(allStatus / 1000).toFixed(1)} s`);
     log(`API requests for the first reconcile: ${JSON.stringify(c0)}`);
+    const mem = process.memoryUsage();
+    log(`memory of this process (operator and test client) after it: rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`);
     const durations = await manager.ctx.metrics.duration.get();
     const ms = durations.values.filter((v) => v.labels.kind === 'MailServer' && v.metricName?.endsWith('_sum'))[0]?.value;
     const n = durations.values.filter((v) => v.labels.kind === 'MailServer' && v.metricName?.endsWith('_count'))[0]?.value;

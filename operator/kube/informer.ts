@@ -1,9 +1,12 @@
-// A supervised list+watch cache per resource: lists, then watches from the list's resourceVersion;
-// when the watch ends it resumes from the last version seen, and on 410 Gone (version too old) it
-// relists and reports the difference as events. Its health (synced, last error) is exposed, because
-// a watch that silently stops is the classic controller bug.
+// A supervised watch cache per resource on @kubernetes/client-node's ListWatch: it lists, watches from the
+// list's resourceVersion, resumes a closed watch from the last version seen, and on 410 Gone relists and
+// reports the difference as events. What this adds: a failed list or watch (ListWatch reports it and
+// stops) is retried with backoff and a warning, and a line when it works again; watch bookmarks and a
+// server-side timeout (BookmarkWatch); the object as it was before each change; its health (synced, last
+// error), because a watch that silently stops is the classic controller bug.
 import type { Logger } from 'pino';
-import { ApiError, type KubeClient, type KubeObjectLike, type Resource, type WatchEvent } from './client.ts';
+import { ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { type KubeClient, type KubeObjectLike, type Resource, type WatchEvent, transportError } from './client.ts';
 import { backoffDelay, pause, type Backoff } from './backoff.ts';
 
 export interface InformerHealth {
@@ -14,17 +17,59 @@ export interface InformerHealth {
   lastError?: string;
 }
 
+interface WatchHooks {
+  /** A watch is about to start (the list before it, if any, is in the cache); false: stopped, do not. */
+  starting(): boolean;
+  /** The API server answered the watch with 200. */
+  connected(): void;
+}
+
+/** client-node's Watch asking for bookmarks and a server-side timeout (4–5 min, spread), so a quiet watch
+ * is renewed from a current resourceVersion instead of one the server may have compacted away (410 and a
+ * full relist); its own inactivity timeout must then be longer than the server's. */
+class BookmarkWatch extends Watch {
+  private readonly hooks: WatchHooks;
+
+  constructor(client: KubeClient, hooks: WatchHooks) {
+    super(client.kubeConfig);
+    this.hooks = hooks;
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 330_000;
+  }
+
+  override async watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: (phase: string, obj: unknown, w?: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
+    if (!this.hooks.starting()) return new AbortController();
+    let ended = false;
+    const q = { ...query, allowWatchBookmarks: true, timeoutSeconds: 240 + Math.floor(Math.random() * 45) };
+    const controller = await super.watch(path, q, callback, (err) => {
+      ended = true;
+      done(err);
+    });
+    if (!ended) this.hooks.connected();
+    return controller;
+  }
+}
+
+/** A failed list or watch, for the log: `403 Forbidden`, `connect ECONNREFUSED …`. */
+function describe(err: unknown): { message: string; code?: string } {
+  const e = transportError(err) as Error & { statusCode?: number; code?: string };
+  return { message: e.statusCode ? `${e.statusCode} ${e.message}` : e.message, code: e.code };
+}
+
 export class Informer<T extends KubeObjectLike = KubeObjectLike> {
   readonly resource: Resource;
   private readonly client: KubeClient;
   private readonly namespace: string | undefined;
   private readonly labelSelector: string | undefined;
-  private readonly cache = new Map<string, T>();
+  private lw: ListWatch<KubernetesObject> | undefined;
+  /** Each object as last reported, for the handlers' `old` (ListWatch replaces it before it calls back). */
+  private readonly previous = new Map<string, T>();
   private readonly handlers: ((e: WatchEvent<T>, old: T | undefined) => void)[] = [];
   private readonly abort = new AbortController();
-  private rv = '';
   private readonly log: Pick<Logger, 'warn' | 'info'> | undefined;
   private readonly retryMs: Backoff;
+  private failures = 0; // in a row: the pause doubles with each, up to retryMs.max
+  private failed: ((err: unknown) => void) | undefined;
+  private watches = 0;
   private syncedOnce: Promise<void>;
   private markSynced!: () => void;
   readonly health: InformerHealth;
@@ -51,12 +96,11 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.cache.get(`${namespace}/${name}`);
+    return this.lw?.get(name, namespace) as T | undefined;
   }
 
   list(namespace?: string): T[] {
-    const all = [...this.cache.values()];
-    return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
+    return (this.lw?.list(namespace) ?? []) as T[]; // a new array each time
   }
 
   /** Resolves after the first full list. */
@@ -64,57 +108,67 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
     return this.syncedOnce;
   }
 
-  private apply(e: WatchEvent<T>): void {
-    const k = Informer.key(e.object);
-    const old = this.cache.get(k);
-    if (e.type === 'DELETED') this.cache.delete(k);
-    else this.cache.set(k, e.object);
-    for (const h of this.handlers) h(e, old);
+  private emit(type: WatchEvent<T>['type'], object: T): void {
+    const k = Informer.key(object);
+    const old = this.previous.get(k);
+    if (type === 'DELETED') this.previous.delete(k);
+    else this.previous.set(k, object);
+    for (const h of this.handlers) h({ type, object }, old);
   }
 
-  private async relist(): Promise<void> {
-    const { items, resourceVersion } = await this.client.list<T>(this.resource, this.namespace, this.labelSelector);
-    const seen = new Set<string>();
-    for (const o of items) {
-      const k = Informer.key(o);
-      seen.add(k);
-      const old = this.cache.get(k);
-      if (!old || old.metadata.resourceVersion !== o.metadata.resourceVersion) this.apply({ type: old ? 'MODIFIED' : 'ADDED', object: o });
-    }
-    for (const [k, o] of [...this.cache]) if (!seen.has(k)) this.apply({ type: 'DELETED', object: o });
-    this.rv = resourceVersion;
-    this.health.relists++;
-    this.health.synced = true;
-    this.markSynced();
+  private async listWatch(): Promise<ListWatch<KubernetesObject>> {
+    const path = await this.client.listPath(this.resource, this.namespace);
+    const watch = new BookmarkWatch(this.client, {
+      starting: () => {
+        if (this.abort.signal.aborted) return false;
+        if (this.watches++) this.health.restarts++;
+        this.client.count('watch');
+        this.health.synced = true;
+        this.markSynced();
+        return true;
+      },
+      connected: () => {
+        this.client.permit(200, this.resource, 'watch');
+        if (this.failures) this.log?.info({ resource: this.resource.plural, failures: this.failures }, 'list and watch work again');
+        this.failures = 0;
+      },
+    });
+    const list = async () => {
+      this.health.relists++;
+      const { items, resourceVersion } = await this.client.list<T>(this.resource, this.namespace, this.labelSelector);
+      return { items: items as KubernetesObject[], metadata: { resourceVersion } };
+    };
+    const lw = new ListWatch<KubernetesObject>(path, watch, list, false, this.labelSelector);
+    lw.on('add', (o) => this.emit('ADDED', o as T));
+    lw.on('update', (o) => this.emit('MODIFIED', o as T));
+    lw.on('delete', (o) => this.emit('DELETED', o as T));
+    lw.on('error', (err) => this.failed?.(err));
+    return lw;
   }
 
-  /** Runs until stop(): list, watch, resume or relist, with a pause after errors. */
+  /** Runs until stop(): ListWatch lists and watches; after a failure (it stops), a pause and again. */
   async run(): Promise<void> {
-    let needList = true;
-    let failures = 0; // in a row: the pause doubles with each, up to retryMs.max
+    const stopped = new Promise<void>((r) => this.abort.signal.addEventListener('abort', () => r(), { once: true }));
     while (!this.abort.signal.aborted) {
+      let err: unknown;
       try {
-        if (needList) await this.relist();
-        needList = false;
-        if (failures) this.log?.info({ resource: this.resource.plural, failures }, 'list and watch work again');
-        failures = 0;
-        this.rv = await this.client.watch<T>(this.resource, this.namespace, this.rv, (e) => this.apply(e), this.abort.signal, this.labelSelector);
-        this.health.restarts++;
-      } catch (err) {
-        if (this.abort.signal.aborted) break;
-        this.health.lastError = (err as Error).message;
-        if (err instanceof ApiError && err.status === 410) {
-          needList = true; // expired: relist, no pause
-          continue;
-        }
-        needList = true;
-        // jitter: a dozen informers that failed together do not all retry in the same instant
-        const delay = Math.round(backoffDelay(failures, this.retryMs) * (1 + Math.random() / 2));
-        failures++;
-        this.log?.warn({ resource: this.resource.plural, err: (err as Error).message, code: (err as NodeJS.ErrnoException).code, attempt: failures, retryInMs: delay }, 'list or watch failed; retrying with backoff');
-        await pause(delay, this.abort.signal);
+        const failure = new Promise<unknown>((r) => (this.failed = r));
+        this.lw ??= await this.listWatch();
+        await this.lw.start();
+        err = await Promise.race([failure, stopped]);
+      } catch (e) {
+        err = e;
       }
+      if (this.abort.signal.aborted) break;
+      const { message, code } = describe(err);
+      this.health.lastError = message;
+      // jitter: a dozen informers that failed together do not all retry in the same instant
+      const delay = Math.round(backoffDelay(this.failures, this.retryMs) * (1 + Math.random() / 2));
+      this.failures++;
+      this.log?.warn({ resource: this.resource.plural, err: message, code, attempt: this.failures, retryInMs: delay }, 'list or watch failed; retrying with backoff');
+      await pause(delay, this.abort.signal);
     }
+    await this.lw?.stop();
   }
 
   stop(): void {

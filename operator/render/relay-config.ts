@@ -2,6 +2,8 @@
 // where workload.ts mounts things; the relay hot-reloads when any of those files changes.
 import type { Config } from '../../relay/config/index.ts';
 import type { MailDomain } from '../api/maildomain.ts';
+import type { MailServer } from '../api/mailserver.ts';
+import { SIDECAR_FILTER_URL } from '../api/intake.ts';
 import type { Listener } from '../api/listener.ts';
 import type { VirtualUser } from '../api/virtualuser.ts';
 import { parseTableLines } from '../../relay/lookup/table-file.ts';
@@ -83,6 +85,19 @@ export interface RelayRender {
 }
 
 /** Builds the config from objects that passed every check (the caller filters). */
+/** spec.authentication and spec.filter as the relay's `intake` (neither: none, the relay's default is off). */
+function intakeConfig(server: MailServer): Record<string, unknown> | undefined {
+  const { authentication: a, filter: f } = server.spec;
+  if (!a && !f) return undefined;
+  const url = f?.url ?? (f?.serviceRef ? `http://${f.serviceRef.name}.${server.metadata.namespace}.svc:${f.serviceRef.port}` : f?.sidecar ? SIDECAR_FILTER_URL : undefined);
+  return {
+    authentication: a
+      ? { enabled: a.enabled, dmarcReject: a.dmarcReject, dmarcQuarantine: a.dmarcQuarantine, timeoutSeconds: a.timeoutSeconds, ...(a.dnsServers ? { dnsServers: a.dnsServers } : {}) }
+      : { enabled: false },
+    filter: f && url ? { url, timeoutSeconds: f.timeoutSeconds, onFailure: f.onFailure } : { enabled: false },
+  };
+}
+
 export function renderRelayConfig(g: ServerGroup): RelayRender {
   const s = g.server.spec;
   const tables: TableFile[] = [];
@@ -114,6 +129,8 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
       ...(l.spec.tag ? { tag: l.spec.tag } : {}),
       ...(l.spec.proxyProtocol ? { proxyProtocol: { trustedNetworks: l.spec.proxyProtocol.trustedNetworks } } : {}),
       ...(l.spec.maxMessageBytes ? { maxMessageBytes: l.spec.maxMessageBytes } : {}),
+      ...(l.spec.rates ? { rates: l.spec.rates } : {}),
+      ...(l.spec.intake ? { intake: l.spec.intake } : {}),
     };
   });
 
@@ -152,8 +169,13 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     family: o.family,
     tls: o.tls,
     mtaSts: o.mtaSts,
+    ...(o.dane ? { dane: true } : {}),
+    ...(o.hostLookup ? { hostLookup: o.hostLookup } : {}),
     ...(o.heloName ? { heloName: o.heloName } : {}),
     ...(o.tlsPolicies?.length ? { tlsPolicies: o.tlsPolicies } : {}),
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    ...(o.maxMessagesPerConnection ? { maxMessagesPerConnection: o.maxMessagesPerConnection } : {}),
+    ...(o.retry ? { retry: o.retry } : {}),
     ...(o.smarthost ? { smarthost: o.smarthost } : {}),
     ...(o.smarthost && o.smarthostAuth
       ? { smarthostAuth: [{ host: new URL(o.smarthost).host, username: o.smarthostAuth.username, passwordFile: `${Paths.secretsDir}/smarthost-password` }] }
@@ -165,6 +187,7 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     ...(s.limits?.queueLifetimeSeconds ? { queueLifetimeSeconds: s.limits.queueLifetimeSeconds } : {}),
   };
   const { queueLifetimeSeconds: _q, ...limits } = s.limits ?? {};
+  const intake = intakeConfig(g.server);
   const config = {
     hostname: s.hostname,
     pki,
@@ -175,6 +198,7 @@ export function renderRelayConfig(g: ServerGroup): RelayRender {
     mailStore: `${Paths.mailMount}/store`,
     queue: { dir: `${Paths.queueMount}/queue` },
     outbound,
+    ...(intake ? { intake } : {}),
     limits,
     ...(s.subaddressDelimiter ? { resolution: { subaddressDelimiter: s.subaddressDelimiter } } : {}),
     log: { level: s.logLevel },

@@ -58,6 +58,20 @@ describe('operator/render', () => {
     assert.equal(only(render(seedSnapshot())).config?.resolution, undefined, 'absent: the relay default (off)');
   });
 
+  it('renders spec.limits.rates and a Listener\'s spec.rates into the relay\'s limits.rates and the listener\'s override', () => {
+    const snap = seedSnapshot();
+    snap.mailServers[0].spec.limits = { rates: { client: { connections: 30, ipv6Prefix: 56 }, sender: { recipients: 500 } } };
+    const listener = snap.listeners[0];
+    listener.spec.rates = { client: { messages: 5 } };
+    const s = only(render(snap));
+    const v = validateConfig(structuredClone(s.config));
+    assert.ok(v.ok, v.ok ? '' : v.problems.join('; '));
+    assert.deepEqual(v.config.limits.rates.client, { connections: 30, windowSeconds: 60, ipv4Prefix: 32, ipv6Prefix: 56 });
+    assert.deepEqual(v.config.limits.rates.sender, { recipients: 500, windowSeconds: 3600 });
+    const rendered = v.config.listeners.filter((l) => l.rates);
+    assert.deepEqual(rendered.map((l) => l.rates), [{ client: { messages: 5 } }], 'only the overriding listener, without defaults filled in');
+  });
+
   it('expresses every line of Listing 1: pki, the auth table, three listeners, tag remote, limit mta inet4', () => {
     const s = only(render(seedSnapshot()));
     const c = s.config!;
@@ -255,7 +269,7 @@ describe('operator/render', () => {
   it('renders the workload like a production chart: resources (spec or measured defaults), probes on /readyz and /healthz, a metrics Service, a PodDisruptionBudget for more than one replica', () => {
     const container = (s: ServerRender) => byKind(s, s.server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment')[0].spec.template.spec.containers[0];
     const one = only(render(seedSnapshot()));
-    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    assert.deepEqual(container(one).resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     assert.deepEqual([container(one).readinessProbe.httpGet, container(one).livenessProbe.httpGet], [{ path: '/readyz', port: 'http' }, { path: '/healthz', port: 'http' }]);
     const metrics = byKind(one, 'Service').find((x) => x.metadata.name === 'post-metrics');
     assert.deepEqual(metrics.spec.ports, [{ name: 'metrics', port: 8025, targetPort: 'http', protocol: 'TCP' }]);
@@ -268,6 +282,18 @@ describe('operator/render', () => {
     assert.deepEqual(container(three).resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } });
     const [pdb] = byKind(three, 'PodDisruptionBudget');
     assert.deepEqual([pdb.apiVersion, pdb.spec], ['policy/v1beta1', { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'kubemta', 'app.kubernetes.io/instance': 'post' } } }]);
+  });
+
+  it('renders a ServiceMonitor for the metrics Service only when spec.metrics.serviceMonitor.enabled', () => {
+    assert.equal(byKind(only(render(seedSnapshot())), 'ServiceMonitor').length, 0);
+    assert.equal(byKind(only(render(withSeed((x) => (x.mailServers[0].spec.metrics = { serviceMonitor: { enabled: false } })))), 'ServiceMonitor').length, 0);
+    const s = only(render(withSeed((x) => (x.mailServers[0].spec.metrics = { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } }))));
+    const [sm] = byKind(s, 'ServiceMonitor');
+    const svc = byKind(s, 'Service').find((x) => x.metadata.name === 'post-metrics');
+    assert.deepEqual([sm.apiVersion, sm.metadata.name, sm.metadata.labels.release], ['monitoring.coreos.com/v1', 'post-metrics', 'prometheus']);
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[k], v, k);
+    assert.deepEqual(sm.spec.endpoints, [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+    assert.ok(svc.spec.ports.some((p: { name: string }) => p.name === 'metrics'));
   });
 
   it('retains the queue and mail PVCs by default (no owner reference) and owns everything else', () => {

@@ -18,7 +18,7 @@ import { Paths, renderRelayConfig } from './relay-config.ts';
 import { packTables, type Packing } from './table-shards.ts';
 import { dkimWanted, exactDomains, serverDkim } from './dkim-keys.ts';
 import { domainRecords, type DomainRecords } from './dns-records.ts';
-import { claims, configMap, disruptionBudget, hashOf, services, tableSecrets, workload, type Manifest } from './workload.ts';
+import { claims, configMap, disruptionBudget, hashOf, serviceMonitor, services, tableSecrets, workload, type Manifest } from './workload.ts';
 import { byAge, defaultRenderOptions, objectKey, Reasons, WaitingReasons, type Kind, type RenderOptions, type SecretData, type Snapshot, type Verdict } from './snapshot.ts';
 
 export interface ServerRender {
@@ -261,7 +261,7 @@ function relayOutput(ctx: RenderContext, good: ServerGroup, hasListeners: boolea
   const cross = check.ok ? crossCheck(check.config) : [];
   const problems = (check.ok ? cross : check.problems).map((p) => `relay config: ${p}`);
   const configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
-  const manifests = [configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server)];
+  const manifests = [configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server), ...serviceMonitor(server)];
   return { problems, reason: problems.length ? Reasons.InvalidRelayConfig : Reasons.Ready, onlyWaiting: !problems.length, config, configYaml, configHash, tablesHash, manifests };
 }
 

@@ -79,6 +79,10 @@ export const Reasons = {
   ImagePullFailed: 'ImagePullFailed',
   CrashLoop: 'CrashLoop',
   ContainerConfigError: 'ContainerConfigError',
+  // queues left by a scale-down (operator/controllers/drain.ts): Events only, Ready is not touched
+  DrainStarted: 'DrainStarted',
+  Drained: 'Drained',
+  DrainFailed: 'DrainFailed',
 } as const;
 
 /**

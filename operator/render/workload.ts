@@ -263,25 +263,82 @@ function podSpec(g: ServerGroup, tableSlots: number) {
         readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
         livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
         resources: s.resources ?? DEFAULT_RESOURCES,
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-          capabilities: { drop: ['ALL'] },
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        securityContext: CONTAINER_SECURITY,
       },
+      ...filterSidecar(s),
     ],
-    volumes,
+    volumes: [...volumes, ...(s.filter?.sidecar ? FILTER_SIDECAR_VOLUMES : [])],
   };
 }
 
+const CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+/** rspamd writes its databases and pid file; everything else stays read-only. */
+const FILTER_SIDECAR_VOLUMES = [
+  { name: 'rspamd-db', emptyDir: { sizeLimit: '512Mi' } },
+  { name: 'rspamd-run', emptyDir: { sizeLimit: '16Mi' } },
+];
+
 /**
- * The relay container's resources when spec.resources is unset. Measured (README, "Figures"): peak PSS
- * 196–253 MB under the intake and delivery benches, 91 MB of heap for 100,000 table entries, well under
- * 0.1 CPU when idle. No CPU limit (throttling adds SMTP latency); the memory limit leaves twice the peak.
+ * MailServer.spec.filter.sidecar: rspamd in the relay's pod, under the pod's non-root user and the same
+ * restricted container security as the relay; the relay reaches it on 127.0.0.1:11333 (SIDECAR_FILTER_URL),
+ * and the pod is not Ready until it answers /ping (until then the relay's filter step tempfails).
  */
-export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } } as const;
+function filterSidecar(s: MailServer['spec']): unknown[] {
+  const sc = s.filter?.sidecar;
+  if (!sc) return [];
+  return [
+    {
+      name: 'rspamd',
+      image: sc.image,
+      imagePullPolicy: sc.imagePullPolicy,
+      volumeMounts: [
+        { name: 'rspamd-db', mountPath: '/var/lib/rspamd' },
+        { name: 'rspamd-run', mountPath: '/run/rspamd' },
+      ],
+      readinessProbe: { httpGet: { path: '/ping', port: 11333 }, periodSeconds: 10 },
+      resources: sc.resources ?? { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+      securityContext: CONTAINER_SECURITY,
+    },
+  ];
+}
+
+/**
+ * The relay container's resources when spec.resources is unset. Measured in a pod on the local node
+ * (bench/relay-pod.ts, the kubelet's working set; docs/operator.md, "The workload"): the seed's relay 76 MiB
+ * idle, 91 MiB at most through bursts of 500 mails, 60–180m CPU; the request is that with ~40 % headroom.
+ * The limit covers the heavier host benches (README "Figures": peak PSS 196–253 MB) twice over, and 91 MB
+ * of heap for 100,000 table entries. No CPU limit: throttling adds SMTP latency.
+ */
+export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } } as const;
+
+/** The ServiceMonitor for the metrics Service, when spec.metrics.serviceMonitor.enabled (Prometheus Operator). */
+export function serviceMonitor(server: MailServer): Manifest[] {
+  const sm = server.spec.metrics?.serviceMonitor;
+  if (!sm?.enabled) return [];
+  const m = meta(server, `${server.metadata.name}-metrics`, 'metrics');
+  return [
+    finish(
+      {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: { ...m, labels: { ...sm.labels, ...m.labels } },
+        spec: {
+          selector: { matchLabels: { ...selectorLabels(server), [Labels.component]: 'metrics' } },
+          endpoints: [{ port: 'metrics', path: '/metrics', ...(sm.interval ? { interval: sm.interval } : {}) }],
+        },
+      },
+      true,
+      server,
+    ),
+  ];
+}
 
 /** More than one relay: at most one of them taken down at a time by a voluntary disruption (policy/v1beta1, Kubernetes 1.20). */
 export function disruptionBudget(server: MailServer): Manifest[] {

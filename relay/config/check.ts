@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { Config } from './schema.ts';
 import { parseCidr } from '../lookup/cidr.ts';
 import { DomainSet } from '../lookup/domains.ts';
+import { literalFamilyProblem, parseSmarthost } from './smarthost.ts';
 
 type Check = (config: Config) => string[];
 
@@ -112,6 +113,21 @@ const proxyNetworksParse: Check = (c) =>
     ),
   );
 
+/** Every smarthost URL of the config, with its path. */
+function smarthosts(c: Config): [path: string, spec: string][] {
+  const out: [string, string][] = c.outbound.smarthost ? [['outbound.smarthost', c.outbound.smarthost]] : [];
+  for (const [name, a] of Object.entries(c.actions)) if (a.type === 'relay' && a.smarthost) out.push([`actions.${name}.smarthost`, a.smarthost]);
+  return out;
+}
+
+const smarthostUsable: Check = (c) =>
+  smarthosts(c).flatMap(([path, spec]) => {
+    const sh = parseSmarthost(spec);
+    if (!sh) return [`${path}: "${spec}" is not smtp://host:port or smtps://host:port`];
+    const problem = literalFamilyProblem(sh.host, c.outbound.family);
+    return problem ? [`${path}: ${problem}; delivery would never connect (use an ${c.outbound.family} address or a name)`] : [];
+  });
+
 function isWildcard(a: string | undefined): boolean {
   return a === undefined || a === '0.0.0.0' || a === '::';
 }
@@ -129,6 +145,7 @@ export const checks: Check[] = [
   addressMatchesFamily,
   noPortClash,
   proxyNetworksParse,
+  smarthostUsable,
 ];
 
 export function crossCheck(config: Config): string[] {

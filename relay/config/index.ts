@@ -4,3 +4,6 @@ export { ConfigError, loadConfig, schemaProblems, validateConfig, type LoadedCon
 export { crossCheck } from './check.ts';
 export { ConfigSchema, TableSchema, type Config } from './schema.ts';
 export * from './vocabulary.ts';
+// the polite client's settings, the same fields in MailServer.spec.outbound
+export { concurrencySchema, maxMessagesPerConnectionSchema, retrySchema } from './outbound-schema.ts';
+export { ListenerRatesSchema, ServerRatesOverrideSchema } from './rates-schema.ts';

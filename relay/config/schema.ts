@@ -5,6 +5,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActionSchema, RuleSchema } from './rules-schema.ts';
 import { OutboundSchema } from './outbound-schema.ts';
+import { ListenerRatesSchema, RatesSchema } from './rates-schema.ts';
+import { IntakeOverrideSchema, IntakeSchema } from './intake-schema.ts';
 import { FAMILIES, literals, TLS_MODES, TLS_VERSIONS } from './vocabulary.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -78,6 +80,8 @@ export const ListenerSchema = Type.Object(
     tag: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'Stamped on every mail accepted here, for rules.' })),
     proxyProtocol: Type.Optional(ProxyProtocolSchema),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'Overrides limits.maxMessageBytes here.' })),
+    rates: Type.Optional(ListenerRatesSchema),
+    intake: Type.Optional(IntakeOverrideSchema),
   },
   { ...strict, description: 'An SMTP listener (smtpd.conf `listen on …`).' },
 );
@@ -175,6 +179,7 @@ export const LimitsSchema = Type.Object(
     authFailureWindowSeconds: Seconds(300, 'Window for counting failed AUTH attempts.'),
     greetingDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, description: 'Wait before the 220 greeting; a client that talks first is refused (early-talker check, like postscreen). 0: greet at once.' }),
     shutdownGraceSeconds: Seconds(30, 'On SIGTERM, how long in-flight sessions may finish.'),
+    rates: RatesSchema,
   },
   { ...strict, default: {} },
 );
@@ -227,6 +232,7 @@ export const ConfigSchema = Type.Object(
     resolution: ResolutionSchema,
     queue: QueueSchema,
     outbound: OutboundSchema,
+    intake: IntakeSchema,
     limits: LimitsSchema,
     tls: TlsSchema,
     log: LogSchema,
@@ -247,3 +253,4 @@ export type AnySchema = TSchema;
 export type RuleConfig = Static<typeof RuleSchema>;
 export type ActionConfig = Static<typeof ActionSchema>;
 export type OutboundConfig = Static<typeof OutboundSchema>;
+export type IntakeConfig = Static<typeof IntakeSchema>;

@@ -7,6 +7,8 @@ import { Type, type SchemaOptions, type TLiteral, type TUnion } from '@sinclair/
 export const FAMILIES = ['inet4', 'inet6', 'any'] as const;
 /** How a listener speaks TLS: smtpd.conf's (nothing), `tls`, `tls-require`, `smtps`. */
 export const TLS_MODES = ['none', 'starttls', 'starttls-required', 'implicit'] as const;
+/** How a host name becomes addresses (Postfix smtp_host_lookup): getaddrinfo, or DNS servers asked directly. */
+export const HOST_LOOKUPS = ['native', 'dns'] as const;
 /** STARTTLS policy for onward delivery. */
 export const TLS_POLICIES = ['none', 'opportunistic', 'required', 'verify'] as const;
 /** What an action does with a mail (smtpd.conf's `deliver to mbox|maildir|lmtp`, `relay`). */
@@ -24,3 +26,7 @@ type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLitera
 export function literals<const T extends readonly string[]>(values: T, options: SchemaOptions = {}): TUnion<Literals<T>> {
   return Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TUnion<Literals<T>>;
 }
+/** What intake does with a mail whose DMARC check failed under a domain's p=reject or p=quarantine. */
+export const DMARC_ACTIONS = ['none', 'mark', 'reject'] as const;
+/** What intake does when the content filter does not answer in time (Haraka's defer or accept). */
+export const FILTER_FAILURE_ACTIONS = ['tempfail', 'accept'] as const;

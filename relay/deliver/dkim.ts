@@ -22,16 +22,46 @@ export function algorithmOf(pem: string): LoadedKey['algorithm'] {
   throw new Error(`DKIM keys must be RSA or Ed25519, not ${type}`);
 }
 
+type DkimKey = OutboundConfig['dkim'][number];
+
+/** Why a key cannot sign, in words: OpenSSL's decoder says only `unsupported` for a file that is no PEM key. */
+function keyProblem(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return 'no such file';
+  if (err.code === 'EACCES') return 'not readable by the relay';
+  if (err.code === 'EISDIR') return 'a directory, not a file';
+  if (err.code === 'ERR_OSSL_UNSUPPORTED' || /DECODER|PEM|asn1|bad base64/i.test(err.message)) return `not a PEM private key (${err.message})`;
+  return err.message;
+}
+
+/**
+ * Reads and checks one configured key. The error names the selector, the domain and the file (never the
+ * key): `kubemta check`, a (re)load and a delivery all report an unusable key the same way.
+ */
+export async function loadDkimKey(entry: DkimKey): Promise<LoadedKey> {
+  try {
+    const { mtimeMs } = await stat(entry.keyFile);
+    const pem = await readFile(entry.keyFile, 'utf8');
+    return { mtimeMs, pem, algorithm: algorithmOf(pem) };
+  } catch (err) {
+    throw new Error(`DKIM key of selector ${entry.selector} for ${entry.domain} (${entry.keyFile}) is unusable: ${keyProblem(err as NodeJS.ErrnoException)}`);
+  }
+}
+
+/** Every configured key that cannot sign, one problem each with its config path (for check and reload). */
+export async function dkimKeyProblems(keys: DkimKey[]): Promise<string[]> {
+  const results = await Promise.all(keys.map((k, i) => loadDkimKey(k).then(() => '', (err: Error) => `outbound.dkim[${i}].keyFile: ${err.message}`)));
+  return results.filter(Boolean);
+}
+
 export class DkimSigner {
   private readonly keys = new Map<string, LoadedKey>();
 
-  private async key(file: string): Promise<LoadedKey> {
-    const { mtimeMs } = await stat(file);
-    const cached = this.keys.get(file);
+  private async key(entry: DkimKey): Promise<LoadedKey> {
+    const cached = this.keys.get(entry.keyFile);
+    const mtimeMs = await stat(entry.keyFile).then((s) => s.mtimeMs, () => undefined);
     if (cached && cached.mtimeMs === mtimeMs) return cached;
-    const pem = await readFile(file, 'utf8');
-    const loaded = { mtimeMs, pem, algorithm: algorithmOf(pem) };
-    this.keys.set(file, loaded);
+    const loaded = await loadDkimKey(entry);
+    this.keys.set(entry.keyFile, loaded);
     return loaded;
   }
 
@@ -48,7 +78,7 @@ export class DkimSigner {
     const entries = cfg.filter((k) => k.domain.toLowerCase() === domain);
     const signatureData = await Promise.all(
       entries.map(async (k) => {
-        const key = await this.key(k.keyFile);
+        const key = await this.key(k);
         return { signingDomain: domain, selector: k.selector, privateKey: key.pem, algorithm: key.algorithm, canonicalization: 'relaxed/relaxed', headerList: k.headers };
       }),
     );

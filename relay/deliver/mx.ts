@@ -1,10 +1,15 @@
 // Where mail for a domain goes (RFC 5321 5.1): its MX hosts by preference (equal preferences shuffled),
 // or the domain's own A/AAAA records when it has no MX (the implicit MX), never for a null MX (RFC 7505).
 // The resolver is node:dns with its own servers, so a test (or a pod) points it at a DNS server of its choice.
+// Smarthost names are resolved here too, natively (getaddrinfo) or by DNS as outbound.hostLookup says.
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { fitsFamily, literalFamilyProblem } from '../config/smarthost.ts';
+import type { HOST_LOOKUPS } from '../config/vocabulary.ts';
+import { classify, nativeAddresses, type Family, type Lookup } from './resolve.ts';
 
-export type Family = 'inet4' | 'inet6' | 'any';
+export type { Family } from './resolve.ts';
+export type HostLookup = (typeof HOST_LOOKUPS)[number];
 
 export interface NextHop {
   /** The MX (or smarthost) name: the name a certificate is checked against. */
@@ -27,15 +32,6 @@ export interface MxOptions {
   cacheMs?: number;
 }
 
-type Lookup<T> = { kind: 'ok'; value: T } | { kind: 'none' } | { kind: 'nxdomain' } | { kind: 'tempfail'; cause: string };
-
-function classify<T>(err: unknown): Lookup<T> {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENODATA') return { kind: 'none' };
-  if (code === 'ENOTFOUND') return { kind: 'nxdomain' };
-  return { kind: 'tempfail', cause: `${code ?? 'error'}: ${(err as Error).message}` };
-}
-
 /** `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 4.1.3): an address literal, no DNS. */
 export function addressLiteral(domain: string): string | undefined {
   const m = /^\[(?:IPv6:)?([^\]]+)\]$/i.exec(domain);
@@ -53,6 +49,7 @@ export class MxResolver {
   private readonly family: Family;
   private readonly cacheMs: number;
   private readonly cache = new Map<string, { at: number; result: HopResult }>();
+  private readonly hostCache = new Map<string, { at: number; result: Lookup<string[]> }>();
 
   constructor(opts: MxOptions) {
     this.resolver = new Resolver({ timeout: opts.timeoutMs, tries: 2 });
@@ -74,7 +71,7 @@ export class MxResolver {
    * costs a connect timeout, a missing IPv4 path is rare.
    */
   async addresses(host: string): Promise<Lookup<string[]>> {
-    if (isIP(host)) return { kind: 'ok', value: [host] };
+    if (isIP(host)) return fitsFamily(host, this.family) ? { kind: 'ok', value: [host] } : { kind: 'none' };
     const families = this.family === 'inet4' ? ['4'] : this.family === 'inet6' ? ['6'] : ['4', '6'];
     const results = await Promise.all(families.map((f) => this.lookup(() => (f === '4' ? this.resolver.resolve4(host) : this.resolver.resolve6(host)))));
     const found = results.flatMap((r) => (r.kind === 'ok' ? r.value : []));
@@ -82,6 +79,27 @@ export class MxResolver {
     const temp = results.find((r) => r.kind === 'tempfail');
     if (temp) return temp;
     return results.every((r) => r.kind === 'nxdomain') ? { kind: 'nxdomain' } : { kind: 'none' };
+  }
+
+  /**
+   * A smarthost's addresses: each way in `ways` in turn until one finds an address (Postfix's
+   * smtp_host_lookup). Cached like MX answers: every mail to the smarthost would otherwise ask again, and
+   * getaddrinfo runs on libuv's small thread pool, beside the queue's file operations.
+   */
+  async hostAddresses(host: string, ways: readonly HostLookup[]): Promise<Lookup<string[]>> {
+    if (isIP(host)) return this.addresses(host);
+    const key = `${ways.join(',')} ${host.toLowerCase()}`;
+    const cached = this.hostCache.get(key);
+    if (cached && Date.now() - cached.at < this.cacheMs) return cached.result;
+    const results: Lookup<string[]>[] = [];
+    for (const way of ways) {
+      const r = way === 'native' ? await nativeAddresses(host, this.family) : await this.addresses(host);
+      results.push(r);
+      if (r.kind === 'ok') break;
+    }
+    const result = results.find((r) => r.kind === 'ok') ?? results.find((r) => r.kind === 'tempfail') ?? results.at(-1)!;
+    if (result.kind !== 'tempfail') this.hostCache.set(key, { at: Date.now(), result });
+    return result;
   }
 
   async resolveDomain(domain: string): Promise<HopResult> {
@@ -95,7 +113,12 @@ export class MxResolver {
 
   private async resolveUncached(domain: string): Promise<HopResult> {
     const literal = addressLiteral(domain);
-    if (literal) return { kind: 'found', hops: [{ host: literal, preference: 0, addresses: [literal] }] };
+    if (literal) {
+      // a config matter (outbound.family), not the recipient's: wait for it to be fixed
+      const problem = literalFamilyProblem(literal, this.family);
+      if (problem) return { kind: 'tempfail', cause: `address literal ${domain}: ${problem}` };
+      return { kind: 'found', hops: [{ host: literal, preference: 0, addresses: [literal] }] };
+    }
     const mx = await this.lookup(() => this.resolver.resolveMx(domain));
     if (mx.kind === 'tempfail') return { kind: 'tempfail', cause: `MX lookup for ${domain}: ${mx.cause}` };
     if (mx.kind === 'nxdomain') return { kind: 'notfound', status: '5.1.2', reason: `domain ${domain} does not exist` };

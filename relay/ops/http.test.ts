@@ -1,7 +1,7 @@
 // The ops port and the session limits that only show over time: idle timeout and the command cap.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseConfig, RawSmtp, startTestRelay, tempDir } from '../../test/harness.ts';
+import { baseConfig, RawSmtp, startTestRelay, swaks, tempDir } from '../../test/harness.ts';
 
 describe('relay/ops http and session limits', () => {
   it('serves /healthz, /readyz and Prometheus /metrics, and /readyz turns 503 while shutting down', async () => {
@@ -26,5 +26,28 @@ describe('relay/ops http and session limits', () => {
     t.relay.relay.draining = false;
     await t.relay.stop();
     await cleanup();
+  });
+
+  it('reports the queue\'s size and the age of its oldest mail on /metrics (the autoscaling signals), from the queue\'s index', async () => {
+    const { dir, cleanup } = await tempDir();
+    // relayed mail is deferred (the test resolver answers nothing), so it stays queued
+    const t = await startTestRelay(dir, baseConfig({ actions: { relay: { type: 'relay' } }, rules: [{ name: 'lan', from: { networks: ['127.0.0.0/8'] }, for: 'any', action: 'relay' }] }));
+    try {
+      const base = `http://127.0.0.1:${t.relay.httpPort}`;
+      const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+      assert.equal(await gauge('kubemta_queue_messages'), 0);
+      assert.equal(await gauge('kubemta_queue_oldest_age_seconds'), 0);
+      const sent = Date.now();
+      for (let i = 0; i < 3; i++) {
+        const r = await swaks(t.port('plain'), ['--from', 'a@example.org', '--to', `b${i}@example.net`]);
+        assert.equal(r.code, 0, r.transcript);
+      }
+      assert.equal(await gauge('kubemta_queue_messages'), 3);
+      const age = await gauge('kubemta_queue_oldest_age_seconds');
+      assert.ok(age > 0 && age <= (Date.now() - sent) / 1000 + 0.01, `oldest age ${age}`);
+    } finally {
+      await t.relay.stop();
+      await cleanup();
+    }
   });
 });

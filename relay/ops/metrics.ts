@@ -6,6 +6,12 @@ export interface QueueStats {
   oldestReceivedAt(): number | undefined;
 }
 
+/** The rate limiter's tables, for their size and evictions (relay/limits/rates.ts). */
+export interface RateTables {
+  clients: { size: number; evicted: number };
+  senders: { size: number; evicted: number };
+}
+
 export class RelayMetrics {
   readonly registry = new Registry();
   readonly connections = new Counter({ name: 'kubemta_connections_total', help: 'SMTP connections accepted', labelNames: ['listener'], registers: [this.registry] });
@@ -21,7 +27,35 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly reloads = new Counter({ name: 'kubemta_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
+  readonly intakeVerdicts = new Counter({ name: 'kubemta_intake_verdicts_total', help: 'Intake check decisions (check: dmarc, filter; verdict: what was done)', labelNames: ['listener', 'check', 'verdict'], registers: [this.registry] });
   readonly deliveries = new Counter({ name: 'kubemta_deliveries_total', help: 'Delivery outcomes per recipient', labelNames: ['agent', 'result'], registers: [this.registry] });
+
+  readonly dane = new Counter({
+    name: 'kubemta_dane_total',
+    help: 'DANE (RFC 7672) outcomes of onward deliveries: verified, failed (certificate matches no TLSA record), unusable (TLSA lookup failed), ignored (TLSA records without DNSSEC)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+
+  /** Gauges of the rate limiter's tables: how many windows they hold, how many they had to forget. */
+  watchRates(rates: RateTables): void {
+    const gauges = [
+      ['kubemta_rate_limit_windows', 'Rate-limit windows held (bounded by limits.rates.maxTracked per table)', 'size'],
+      ['kubemta_rate_limit_evicted', 'Rate-limit windows forgotten early because their table was full, since start', 'evicted'],
+    ] as const;
+    for (const [name, help, field] of gauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['table'],
+        registers: [this.registry],
+        collect() {
+          this.set({ table: 'client' }, rates.clients[field]);
+          this.set({ table: 'sender' }, rates.senders[field]);
+        },
+      });
+    }
+  }
 
   constructor(queue: QueueStats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'kubemta_process_' });

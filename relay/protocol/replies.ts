@@ -38,6 +38,10 @@ export const Replies = {
   queueFull: reply(452, '4.3.1', 'Insufficient system storage, try again later'),
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients for one message'),
   tooManyMessages: reply(421, '4.7.0', 'Too many messages in one session, closing'),
+  // rate limits (relay/limits/rates.ts): the text is completed with who, the limit and when it resets
+  rateConnections: reply(421, '4.7.0', 'Too many connections from'),
+  rateMessages: reply(450, '4.7.1', 'Too many messages from'),
+  rateRecipients: reply(450, '4.7.1', 'Too many recipients from'),
   bareLineEndInCommand: reply(500, '5.5.2', 'Bare CR or LF in command; only CRLF ends a line (RFC 5321 2.3.8)'),
   bareLineEndInData: reply(554, '5.6.0', 'Message contains a bare CR or LF; only CRLF ends a line (RFC 5321 2.3.8), nothing queued'),
   tlsRequired: reply(530, '5.7.0', 'Must issue a STARTTLS command first'),
@@ -54,5 +58,10 @@ export const Replies = {
   tooManyTargets: reply(550, '5.3.4', 'The recipient expands to too many addresses'),
   badSrs: reply(550, '5.7.1', 'Invalid or expired SRS address'),
   messageTooBig: reply(552, '5.3.4', 'Message exceeds the maximum message size, nothing queued'),
+  dmarcReject: reply(550, '5.7.1', 'Rejected by the DMARC policy of the sender\'s domain, nothing queued'),
+  dmarcQuarantineReject: reply(550, '5.7.1', 'Failed DMARC under the sender domain\'s quarantine policy, nothing queued'),
+  filterReject: reply(550, '5.7.1', 'Message rejected by the content filter, nothing queued'),
+  filterTempfail: reply(451, '4.7.1', 'Message deferred by the content filter, try again later'),
+  filterUnavailable: reply(451, '4.7.1', 'Content filter unavailable, try again later'),
   tooManyHopsInData: reply(554, '5.4.6', 'Too many hops (Received: fields): a mail loop? Nothing queued'),
 } as const satisfies Record<string, SmtpReply>;

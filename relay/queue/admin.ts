@@ -1,6 +1,7 @@
 // Queue administration (`kubemta queue …`), the same operations whether they run inside the relay (over
 // the control socket) or offline against a stopped relay's queue directory.
 import type { QueueStore, QueuedMail } from './fs.ts';
+import type { Waiting } from './envelope.ts';
 
 export type AdminRequest =
   | { op: 'ls' }
@@ -19,6 +20,8 @@ export interface RecipientRow {
   attempts: number;
   nextAttemptAt?: string;
   lastError?: string;
+  /** Why it waits until nextAttemptAt beyond the backoff: a throttled destination, greylisting. */
+  waiting?: Waiting;
 }
 
 export interface MailRow {
@@ -65,6 +68,7 @@ export function mailRow(m: QueuedMail): MailRow {
         attempts: s.attempts,
         nextAttemptAt: s.nextAttemptAt ? new Date(s.nextAttemptAt).toISOString() : undefined,
         lastError: s.lastError,
+        ...(s.waiting && s.status === 'pending' ? { waiting: s.waiting } : {}),
       };
     }),
   };
@@ -101,7 +105,7 @@ export async function runAdmin(store: QueueStore, req: AdminRequest, hooks: Admi
       case 'flush': {
         const mails = req.id ? [need(req.id)] : store.list();
         for (const m of mails) {
-          const recipients = m.state.recipients.map((r) => (r.status === 'pending' ? { ...r, nextAttemptAt: undefined } : r));
+          const recipients = m.state.recipients.map((r) => (r.status === 'pending' ? { ...r, nextAttemptAt: undefined, waiting: undefined } : r));
           await store.saveState(m.envelope.id, { ...m.state, recipients });
         }
         hooks.flush?.(req.id);

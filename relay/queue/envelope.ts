@@ -57,12 +57,21 @@ export interface Envelope {
 
 export type RecipientStatus = 'pending' | 'delivered' | 'failed';
 
+/**
+ * Why a pending recipient waits longer than the retry backoff alone would make it, shown by `kubemta
+ * queue`: its destination is paused after a 421 or after taking no connection (`after`: that reply or
+ * error), or it was greylisted (`after`: the 450/451 reply).
+ */
+export type Waiting = { kind: 'throttled'; destination: string; after: string } | { kind: 'greylisted'; after: string };
+
 export interface RecipientState {
   status: RecipientStatus;
   attempts: number;
   /** ms since the epoch; absent: due now. */
   nextAttemptAt?: number;
   lastError?: string;
+  /** Set with nextAttemptAt when the wait has a reason beyond the backoff. */
+  waiting?: Waiting;
   doneAt?: number;
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QueueStore, HEADER_MAGIC } from './fs.ts';
 import { newQueueId, type Envelope } from './envelope.ts';
@@ -82,6 +82,43 @@ describe('relay/queue/fs', () => {
     assert.ok(s.directoryFsyncs < 100, `waves: ${s.directoryFsyncs}`);
     assert.ok(s.directoryFsyncs >= 1);
     await cleanup();
+  });
+
+  it('hands a fresh mail to its first delivery from memory, byte for byte what its file holds; later reads come from the file', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const store = new QueueStore(dir, opts);
+      await store.open();
+      const read = async (r: NodeJS.ReadableStream) => {
+        const parts: Buffer[] = [];
+        for await (const c of r) parts.push(Buffer.from(c as Buffer));
+        return Buffer.concat(parts);
+      };
+      const onDisk = async (id: string, headerBytes: number) => (await readFile(join(dir, 'messages', id))).subarray(headerBytes);
+      for (const size of [10, 70_000, 200_000]) {
+        const inc = store.create(envelope());
+        const body = Buffer.alloc(size, 'abcdefghij\r\n');
+        // several writes, and a last chunk through end(): the same path a session's DATA takes
+        inc.stream.write('Received: by test\r\n');
+        inc.stream.write(body.subarray(0, size >> 1));
+        inc.stream.end(body.subarray(size >> 1));
+        const mail = await inc.commit();
+        const file = await onDisk(mail.envelope.id, mail.headerBytes);
+        assert.equal(file.length, mail.size);
+        // remove the file: a content() that still returns the bytes served them from memory
+        const moved = join(dir, 'moved');
+        await rename(join(dir, 'messages', mail.envelope.id), moved);
+        const first = await read(store.content(mail)).catch(() => undefined);
+        if (size <= 64 * 1024) assert.deepEqual(first, file, 'first delivery from memory, identical bytes');
+        else assert.equal(first, undefined, 'a large mail is not kept in memory');
+        await assert.rejects(read(store.content(mail)), /ENOENT/, 'the second read goes to the file');
+        await rename(moved, join(dir, 'messages', mail.envelope.id));
+        assert.deepEqual(await read(store.content(mail)), file);
+        await store.remove(mail.envelope.id);
+      }
+    } finally {
+      await cleanup();
+    }
   });
 
   it('abort leaves nothing behind', async () => {

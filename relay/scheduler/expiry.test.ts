@@ -2,16 +2,23 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { afterDeferral, delayWarningDue } from './expiry.ts';
 
-const o = { retry: { minSeconds: 60, maxSeconds: 3600 }, queueLifetimeSeconds: 4 * 86400 };
+const o = { retry: { minSeconds: 60, maxSeconds: 3600, greylistSeconds: 300 }, queueLifetimeSeconds: 4 * 86400 };
 
 describe('relay/scheduler/expiry', () => {
   it('backs off exponentially with jitter, capped, and never past the end of the queue lifetime', () => {
     const t0 = 1_000_000;
-    assert.deepEqual(afterDeferral(o, t0, 1, 'x', t0, () => 0.5), { kind: 'retry', at: t0 + 60_000 });
-    assert.deepEqual(afterDeferral(o, t0, 3, 'x', t0, () => 0.5), { kind: 'retry', at: t0 + 240_000 });
-    assert.deepEqual(afterDeferral(o, t0, 30, 'x', t0, () => 0.5), { kind: 'retry', at: t0 + 3_600_000 });
+    assert.deepEqual(afterDeferral(o, t0, 1, 'x', t0, 0, () => 0.5), { kind: 'retry', at: t0 + 60_000 });
+    assert.deepEqual(afterDeferral(o, t0, 3, 'x', t0, 0, () => 0.5), { kind: 'retry', at: t0 + 240_000 });
+    assert.deepEqual(afterDeferral(o, t0, 30, 'x', t0, 0, () => 0.5), { kind: 'retry', at: t0 + 3_600_000 });
     const late = t0 + 4 * 86400_000 - 1000;
-    assert.deepEqual(afterDeferral(o, t0, 50, 'x', late, () => 0.5), { kind: 'retry', at: t0 + 4 * 86400_000 });
+    assert.deepEqual(afterDeferral(o, t0, 50, 'x', late, 0, () => 0.5), { kind: 'retry', at: t0 + 4 * 86400_000 });
+  });
+
+  it('waits until notBefore when an agent asks for longer than the backoff, still never past the deadline', () => {
+    const t0 = 1_000_000;
+    assert.deepEqual(afterDeferral(o, t0, 1, 'x', t0, t0 + 300_000, () => 0.5), { kind: 'retry', at: t0 + 300_000 });
+    assert.deepEqual(afterDeferral(o, t0, 1, 'x', t0, t0 + 1000, () => 0.5), { kind: 'retry', at: t0 + 60_000 }, 'an earlier notBefore changes nothing');
+    assert.deepEqual(afterDeferral(o, t0, 1, 'x', t0, t0 + 9 * 86400_000, () => 0.5), { kind: 'retry', at: t0 + 4 * 86400_000 });
   });
 
   it('expires at the deadline with 4.4.7 and the last error', () => {

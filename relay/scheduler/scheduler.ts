@@ -3,7 +3,7 @@
 // queue store, and a mail leaves the queue only when every recipient is delivered or failed for good.
 import type { Readable } from 'node:stream';
 import type { QueuedMail } from '../queue/fs.ts';
-import type { RecipientRoute, RecipientState } from '../queue/envelope.ts';
+import type { RecipientRoute, RecipientState, Waiting } from '../queue/envelope.ts';
 import type { Relay } from '../runtime.ts';
 import { DueIndex } from './due.ts';
 import { afterDeferral, delayWarningDue } from './expiry.ts';
@@ -14,6 +14,12 @@ export interface DeliveryOutcome {
   result: 'delivered' | 'deferred' | 'failed';
   /** The remote reply or local error, for logs, `queue ls` and bounces. */
   detail: string;
+  /** Deferred: not before this time (ms since the epoch), whatever the backoff says (a paused destination, greylisting). */
+  notBefore?: number;
+  /** Deferred: why it waits past the backoff, for `kubemta queue`. */
+  waiting?: Waiting;
+  /** false: nothing was tried (the destination is paused), so the attempt count stays as it was. */
+  attempted?: boolean;
 }
 
 export interface DeliveryAgent {
@@ -21,6 +27,8 @@ export interface DeliveryAgent {
   deliver(mail: QueuedMail, indexes: number[], content: () => Readable): Promise<DeliveryOutcome[]>;
   /** Releases what the agent keeps between mails (pooled connections); called once on shutdown. */
   close?(): Promise<void>;
+  /** Forgets the pauses of throttled destinations: an operator flushed the whole queue. */
+  resume?(): void;
 }
 
 export type Agents = Partial<Record<RecipientRoute['kind'], DeliveryAgent>>;
@@ -64,6 +72,7 @@ export class Scheduler {
 
   /** Released, flushed or rescheduled by an operator: look at the mail (or every mail) now. */
   flush(id?: string): void {
+    if (!id) for (const a of Object.values(this.agents)) a.resume?.();
     for (const m of id ? [this.relay.queue.get(id)] : this.relay.queue.list()) if (m) this.due.wake(m.envelope.id);
     this.kick();
   }
@@ -163,10 +172,11 @@ export class Scheduler {
     const failed: number[] = [];
     for (const o of outcomes) {
       const r = recipients[o.index];
-      r.attempts++;
+      if (o.attempted !== false) r.attempts++;
       r.lastError = o.result === 'delivered' ? undefined : o.detail;
+      r.waiting = undefined;
       const route = mail.envelope.recipients[o.index];
-      this.relay.metrics.deliveries.inc({ agent: route.route.kind, result: o.result });
+      if (o.attempted !== false) this.relay.metrics.deliveries.inc({ agent: route.route.kind, result: o.result });
       const entry = { qid: id, rcpt: route.rcpt, to: route.route.kind === 'local' ? route.route.mailbox : route.route.address, result: o.result, detail: o.detail, attempt: r.attempts };
       const finish = (status: 'delivered' | 'failed') => {
         r.status = status;
@@ -181,14 +191,15 @@ export class Scheduler {
         finish('failed');
         log.warn(entry, 'delivery failed permanently');
       } else {
-        const next = afterDeferral(this.relay.snapshot.config.outbound, mail.envelope.receivedAt, r.attempts, o.detail, now);
+        const next = afterDeferral(this.relay.snapshot.config.outbound, mail.envelope.receivedAt, r.attempts, o.detail, now, o.notBefore);
         if (next.kind === 'expire') {
           finish('failed');
           r.lastError = next.detail;
           log.warn({ ...entry, detail: next.detail }, 'delivery failed: queue lifetime expired');
         } else {
           r.nextAttemptAt = next.at;
-          log.info({ ...entry, retryAt: new Date(r.nextAttemptAt).toISOString() }, 'delivery deferred');
+          r.waiting = o.waiting;
+          log.info({ ...entry, retryAt: new Date(r.nextAttemptAt).toISOString(), ...(o.waiting ? { waiting: o.waiting.kind } : {}) }, o.attempted === false ? 'delivery postponed' : 'delivery deferred');
         }
       }
     }

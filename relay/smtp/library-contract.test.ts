@@ -46,5 +46,8 @@ describe('relay/smtp: the library internals the relay relies on', () => {
   it("nodemailer's client connection still has _createSendStream", () => {
     const proto = NodemailerConnection.prototype as unknown as Record<string, unknown>;
     assert.equal(typeof proto._createSendStream, 'function', 'nodemailer SMTPConnection.prototype._createSendStream');
+    // relay/deliver/smtp/client.ts: SMTPUTF8 for headers (_sendCommand) and the EHLO keywords (_supportedExtensions)
+    assert.equal(typeof proto._sendCommand, 'function', 'nodemailer SMTPConnection.prototype._sendCommand');
+    assert.match(source('nodemailer/lib/smtp-connection'), /this\._supportedExtensions\.push\('SMTPUTF8'\)/, 'SMTPConnection._supportedExtensions');
   });
 });

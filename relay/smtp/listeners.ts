@@ -79,14 +79,14 @@ function serverOptions(relay: Relay, rt: ListenerRuntime): SMTPServerOptions {
     maxCommandLength: limits.maxLineLength,
     disableReverseLookup: true,
     logger: false,
-    onConnect: hook(log, 'connect', onConnect(relay, rt.name)),
+    onConnect: hook(log, 'connect', onConnect(relay, rt)),
     onClose: onClose(relay, rt.name),
     onSecure: (_socket: unknown, _session: unknown, cb: (err?: Error | null) => void) => {
       relay.metrics.tlsHandshakes.inc({ listener: rt.name });
       cb();
     },
     onAuth: hook(log, 'auth', onAuth(relay, rt)),
-    onMailFrom: hook(log, 'mail', onMailFrom(relay, rt.name)),
+    onMailFrom: hook(log, 'mail', onMailFrom(relay, rt)),
     onRcptTo: hook(log, 'rcpt', onRcptTo(relay, rt)),
     onData: hook(log, 'data', onData(relay, rt)),
   } as SMTPServerOptions;

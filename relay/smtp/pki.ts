@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { generate } from 'selfsigned';
 import type { PkiConfig, TlsConfig } from '../config/schema.ts';
 
 export interface LoadedPki {
@@ -59,6 +58,9 @@ function needsCreating(p: PkiConfig): boolean {
 export async function ensureSelfSigned(p: PkiConfig): Promise<boolean> {
   if (!needsCreating(p)) return false;
   const names = p.hostnames?.length ? p.hostnames : [p.name];
+  // loaded only here: selfsigned brings @peculiar/x509 and its ASN.1 schemas (~1.5 MB of source, several MB
+  // of heap) that a relay whose certificates exist never needs
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: names[0] }], {
     // RSA: selfsigned's EC path fails on the asn1 schema in this dependency set, and every client speaks RSA
     keyType: 'rsa',

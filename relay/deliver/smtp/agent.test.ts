@@ -65,7 +65,7 @@ describe('relay/deliver/smtp: onward delivery', () => {
         port: mx1.port,
         family: 'inet4',
         tls: 'opportunistic',
-        retry: { minSeconds: 0.2, maxSeconds: 0.4 },
+        retry: { minSeconds: 0.2, maxSeconds: 0.4, greylistSeconds: 0.2 },
         connectTimeoutSeconds: 2,
         idleSeconds: 1,
       },
@@ -229,10 +229,13 @@ describe('relay/deliver/smtp: TLS verification, smarthost AUTH and DKIM', () => 
       outbound: {
         resolver: { servers: [dns.server], timeoutSeconds: 1 },
         smarthost: `smtp://smart.test:${sink.port}`,
+        hostLookup: ['dns'], // smart.test is only in the test's DNS server
         smarthostAuth: [{ host: 'smart.test', username: 'relay', passwordFile: 'smarthost.pw' }],
         tlsPolicies: [{ domain: 'smart.test', tls: 'verify' }],
         caFile: 'ca.pem',
-        retry: { minSeconds: 0.2, maxSeconds: 0.4 },
+        retry: { minSeconds: 0.2, maxSeconds: 0.4, greylistSeconds: 0.2 },
+        // the agent on its own thread (not the default): TLS, AUTH and DKIM work there too
+        deliveryThread: true,
         dkim: [
           { domain: 'signed.test', selector: 'rsa', keyFile: 'rsa.key' },
           { domain: 'signed.test', selector: 'ed', keyFile: 'ed.key' },

@@ -2,7 +2,7 @@
 // connect to one address (DNS was done by mx.ts), EHLO, STARTTLS as the policy says, AUTH when given,
 // then any number of transactions. Failures while opening are connection failures (try the next host,
 // defer); failures inside a transaction carry the server's reply and decide per recipient.
-import { rootCertificates } from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Pooled } from './pool.ts';
@@ -10,8 +10,18 @@ import { fastTransform } from './dot-stuff.ts';
 
 type SendStream = { _transform: Parameters<typeof fastTransform>[0] };
 
-/** SMTPConnection whose DATA stream stuffs dots with native searches (see dot-stuff.ts). */
+/**
+ * SMTPConnection whose DATA stream stuffs dots with native searches (see dot-stuff.ts), and which can
+ * declare SMTPUTF8 for a mail whose headers need it (nodemailer looks only at the envelope addresses).
+ */
 class Connection extends SMTPConnection {
+  smtputf8 = false;
+  declare _supportedExtensions: string[];
+  _sendCommand(str: string): void {
+    const parent = SMTPConnection.prototype as unknown as { _sendCommand(s: string): void };
+    const add = this.smtputf8 && str.startsWith('MAIL FROM:') && !/ SMTPUTF8\b/.test(str) && this._supportedExtensions.includes('SMTPUTF8');
+    parent._sendCommand.call(this, add ? `${str} SMTPUTF8` : str);
+  }
   _createSendStream(callback: unknown): SendStream {
     const parent = SMTPConnection.prototype as unknown as { _createSendStream(cb: unknown): SendStream };
     const stream = parent._createSendStream.call(this, callback);
@@ -36,6 +46,11 @@ export interface OpenOptions {
   connectTimeoutMs: number;
   greetingTimeoutMs: number;
   commandTimeoutMs: number;
+  /**
+   * Judges the peer once TLS is up, before anything but EHLO is sent (DANE): a reason refuses the host
+   * (code EPEER). With it the chain is not checked against the roots: the check decides.
+   */
+  peerCheck?: (socket: TLSSocket) => string | undefined;
 }
 
 export interface SendEnvelope {
@@ -43,6 +58,8 @@ export interface SendEnvelope {
   to: string[];
   size: number;
   use8BitMime: boolean;
+  /** The mail needs SMTPUTF8 (RFC 6531), also for its headers alone. */
+  smtputf8?: boolean;
 }
 
 export type SmtpError = SMTPConnection.SMTPError & { rejectedErrors?: SMTPConnection.SMTPError[]; recipient?: string };
@@ -50,11 +67,11 @@ export type SmtpError = SMTPConnection.SMTPError & { rejectedErrors?: SMTPConnec
 export class SmtpClient implements Pooled {
   readonly host: string;
   readonly address: string;
-  readonly conn: SMTPConnection;
+  readonly conn: Connection;
   messages = 0;
   private ended = false;
 
-  private constructor(opts: OpenOptions, conn: SMTPConnection) {
+  private constructor(opts: OpenOptions, conn: Connection) {
     this.host = opts.host;
     this.address = opts.address;
     this.conn = conn;
@@ -68,6 +85,11 @@ export class SmtpClient implements Pooled {
 
   get secure(): boolean {
     return this.conn.secure;
+  }
+
+  /** Whether the server announced an EHLO keyword, as nodemailer records them (after STARTTLS it adds the second EHLO's keywords to the first's, and uses them so itself). */
+  supports(keyword: '8BITMIME' | 'SMTPUTF8'): boolean {
+    return this.conn._supportedExtensions.includes(keyword);
   }
 
   /** `mx.example.net[192.0.2.1]`, as Postfix names the remote MTA. */
@@ -101,7 +123,7 @@ export class SmtpClient implements Pooled {
       logger: false,
       tls: {
         servername: opts.host,
-        rejectUnauthorized: verify,
+        rejectUnauthorized: verify && !opts.peerCheck,
         ca: opts.ca ? [...rootCertificates, opts.ca] : undefined,
         minVersion: 'TLSv1.2',
       },
@@ -109,6 +131,14 @@ export class SmtpClient implements Pooled {
     const client = new SmtpClient(opts, conn);
     conn.on('error', () => {}); // errors reach the pending callback; an idle connection just dies
     await phase(conn, (done) => conn.connect(done));
+    if (opts.peerCheck) {
+      const socket = (conn as unknown as { _socket: TLSSocket })._socket;
+      const why = conn.secure ? opts.peerCheck(socket) : 'no TLS';
+      if (why) {
+        conn.close();
+        throw Object.assign(new Error(why), { code: 'EPEER' });
+      }
+    }
     if (opts.auth) {
       const local = /^(127\.|::1$)/.test(opts.address);
       if (!conn.secure && !local) {
@@ -127,6 +157,7 @@ export class SmtpClient implements Pooled {
 
   send(envelope: SendEnvelope, message: Readable): Promise<SMTPConnection.SentMessageInfo> {
     this.messages++;
+    this.conn.smtputf8 = !!envelope.smtputf8;
     return new Promise((resolve, reject) =>
       this.conn.send({ from: envelope.from, to: envelope.to, size: envelope.size, use8BitMime: envelope.use8BitMime }, message, (err, info) =>
         err ? reject(err) : resolve(info),

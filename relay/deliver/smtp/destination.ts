@@ -3,6 +3,7 @@
 // one pool slot set (Postfix's "nexthop").
 import type { Config } from '../../config/schema.ts';
 import type { RecipientRoute } from '../../queue/envelope.ts';
+import { parseSmarthost } from '../../config/smarthost.ts';
 
 export type Destination =
   | { key: string; kind: 'smarthost'; host: string; port: number; implicitTls: boolean }
@@ -10,20 +11,6 @@ export type Destination =
 
 export function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-}
-
-/** `smtp://host:port`, `smtps://host:port` or bare `host[:port]`; undefined when unreadable. */
-export function parseSmarthost(spec: string): Omit<Extract<Destination, { kind: 'smarthost' }>, 'key' | 'kind'> | undefined {
-  try {
-    const url = new URL(spec.includes('://') ? spec : `smtp://${spec}`);
-    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
-    const implicitTls = url.protocol === 'smtps:';
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (!host) return undefined;
-    return { host, port: url.port ? Number(url.port) : implicitTls ? 465 : 25, implicitTls };
-  } catch {
-    return undefined;
-  }
 }
 
 export function destinationOf(route: Extract<RecipientRoute, { kind: 'relay' }>, config: Config): Destination | { error: string } {

@@ -76,4 +76,62 @@ describe('relay/deliver/smtp/pool', () => {
     assert.equal(a.closed, true);
     assert.equal(pool.open, 0);
   });
+
+  it('counts every kind of connection to a destination against its limit, but reuses only the same kind', async () => {
+    const pool = new ConnectionPool<Fake>(() => ({ total: 10, perDestination: 1, idleMs: 1000 }));
+    const plain = await pool.acquire('d', async () => new Fake(), 'tls=none');
+    pool.release('d', plain, true, 'tls=none');
+    const secure = await pool.acquire('d', async () => new Fake(), 'tls=verify');
+    assert.notEqual(secure, plain, 'a plaintext connection never serves a verify mail');
+    assert.equal(plain.closed, true, 'the idle one of the other kind made room');
+    assert.equal(pool.openTo('d'), 1);
+    pool.release('d', secure, true, 'tls=verify');
+    assert.equal(await pool.acquire('d', async () => new Fake(), 'tls=verify'), secure);
+    pool.close();
+  });
+
+  it('follows a destination\'s window: a waiter opens a connection once the window grows and it is woken', async () => {
+    let window = 1;
+    const pool = new ConnectionPool<Fake>(() => ({ total: 10, perDestination: window, idleMs: 1000 }));
+    const a = await pool.acquire('d', async () => new Fake());
+    let b: Fake | undefined;
+    void pool.acquire('d', async () => new Fake()).then((c) => (b = c));
+    await tick();
+    assert.equal(b, undefined);
+    window = 2;
+    pool.wake('d');
+    await until('the waiter got a second connection', () => b);
+    assert.notEqual(b, a);
+    assert.equal(pool.openTo('d'), 2);
+    window = 1;
+    pool.release('d', b!, true);
+    assert.equal(b!.closed, true, 'over the shrunk window: closed instead of kept idle');
+    assert.equal(pool.openTo('d'), 1);
+    pool.close();
+  });
+
+  it('refuses a paused destination at once, waiters included, closes its idle connections, and leaves others alone', async () => {
+    const paused = new Set<string>();
+    const pool = new ConnectionPool<Fake>(() => ({ total: 10, perDestination: 2, idleMs: 1000 }), (d) => (paused.has(d) ? new Error(`${d} paused until later`) : undefined));
+    const [a, b] = await Promise.all([pool.acquire('d', async () => new Fake()), pool.acquire('d', async () => new Fake())]);
+    const waiter = pool.acquire('d', async () => new Fake());
+    const idle = await pool.acquire('f', async () => new Fake());
+    pool.release('f', idle, true);
+    const other = await pool.acquire('e', async () => new Fake());
+    pool.release('e', other, true);
+    await tick();
+    paused.add('d').add('f');
+    pool.wake('d');
+    pool.wake('f');
+    await assert.rejects(waiter, /d paused until later/);
+    await assert.rejects(pool.acquire('d', async () => new Fake()), /d paused until later/);
+    assert.equal(idle.closed, true, 'the idle connection of a paused destination is closed');
+    pool.release('d', a, true);
+    assert.equal(a.closed, true, 'a connection given back while paused is closed');
+    assert.equal(pool.openTo('d'), 1);
+    assert.equal(await pool.acquire('e', async () => new Fake()), other, 'the other destination keeps its connection');
+    paused.clear();
+    assert.equal(await pool.acquire('d', async () => new Fake()) === b, false, 'after the pause: connections again');
+    pool.close();
+  });
 });

@@ -1,6 +1,6 @@
 // Retries over time: the queue lifetime ends in a 4.4.7 bounce (after one delay warning), and a deferred
 // mail survives a relay restart and is delivered by the next process. These run the agent on the main
-// thread (outbound.deliveryThread: false); the other delivery tests run it on its own thread.
+// thread (outbound.deliveryThread: false); agent.test.ts's TLS, AUTH and DKIM tests run it on its own thread.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRelay } from '../../main.ts';
@@ -24,7 +24,7 @@ describe('relay/deliver/smtp: retries over time', () => {
       outbound: {
         resolver: { servers: [dns.server] },
         port: sink.port,
-        retry: { minSeconds: 0.15, maxSeconds: 0.3 },
+        retry: { minSeconds: 0.15, maxSeconds: 0.3, greylistSeconds: 0.15 },
         queueLifetimeSeconds: 1.2,
         delayWarningSeconds: 0.4,
         deliveryThread: false,

@@ -1,6 +1,7 @@
-// The SMTP agent on its own thread (outbound.deliveryThread, default on): a Node process runs JavaScript
-// on one core, and onward delivery (reading the file, dot-stuffing, TLS, DKIM) is a third to a half of
-// what a relayed mail costs, so moving it off the main thread lets intake use that core's share. The
+// The SMTP agent on its own thread (outbound.deliveryThread, default off since it cost a second V8 isolate,
+// ~50 MB, and ~10% more CPU per mail with no throughput gain in the interleaved bench: bench/RESULTS.md):
+// onward delivery (reading the file, dot-stuffing, TLS, DKIM) is a third to a half of what a relayed mail
+// costs, so moving it off the main thread can let intake use another core's share. The
 // scheduler and the queue stay on the main thread; this proxy forwards each delivery and its outcomes.
 import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
@@ -36,6 +37,7 @@ export class ThreadedSmtpAgent implements DeliveryAgent {
     });
     w.on('message', (m: FromThread) => {
       if (m.type === 'closed') return;
+      if (m.type === 'dane') return void this.relay.metrics.dane.inc({ result: m.result });
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -76,6 +78,10 @@ export class ThreadedSmtpAgent implements DeliveryAgent {
       this.pending.set(id, { resolve, reject });
       this.post({ type: 'deliver', id, mail: { envelope: mail.envelope, state: mail.state, headerBytes: mail.headerBytes, size: mail.size }, indexes, file: this.relay.queue.messageFile(mail.envelope.id) });
     });
+  }
+
+  resume(): void {
+    this.worker?.postMessage({ type: 'resume' } satisfies ToThread);
   }
 
   close(): Promise<void> {

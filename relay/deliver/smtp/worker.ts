@@ -8,9 +8,13 @@ import { SmtpAgent, type AgentHost } from './agent.ts';
 import type { FromThread, ToThread } from './thread-protocol.ts';
 
 const port = parentPort!;
-const host: AgentHost = { snapshot: { config: (workerData as { config: AgentHost['snapshot']['config'] }).config }, log: createLogger((workerData as { level: string }).level) };
-const agent = new SmtpAgent(host);
 const reply = (m: FromThread) => port.postMessage(m);
+const host: AgentHost = {
+  snapshot: { config: (workerData as { config: AgentHost['snapshot']['config'] }).config },
+  log: createLogger((workerData as { level: string }).level),
+  metrics: { dane: { inc: ({ result }) => reply({ type: 'dane', result }) } },
+};
+const agent = new SmtpAgent(host);
 
 port.on('message', (msg: ToThread) => {
   if (msg.type === 'config') {
@@ -24,6 +28,8 @@ port.on('message', (msg: ToThread) => {
         (outcomes) => reply({ type: 'done', id: msg.id, outcomes }),
         (err: Error) => reply({ type: 'error', id: msg.id, message: err.message }),
       );
+  } else if (msg.type === 'resume') {
+    agent.resume();
   } else if (msg.type === 'close') {
     void agent.close().then(() => {
       host.log.flush?.();

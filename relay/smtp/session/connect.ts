@@ -1,11 +1,13 @@
 // onConnect / onClose: session limits in total and per client address, and the drain on shutdown.
 import type { SMTPServerSession } from 'smtp-server';
-import type { Relay } from '../../runtime.ts';
+import type { ListenerRuntime, Relay } from '../../runtime.ts';
 import { Replies } from '../../protocol/replies.ts';
 import { Refusal } from './once.ts';
+import { enforceRate, rateScope } from './rate.ts';
 
-export function onConnect(relay: Relay, listener: string) {
+export function onConnect(relay: Relay, lr: ListenerRuntime) {
   return async (session: SMTPServerSession): Promise<void> => {
+    const listener = lr.name;
     if (relay.draining) throw new Refusal(Replies.shuttingDown, 'draining');
     const limits = relay.snapshot.config.limits;
     const addr = session.remoteAddress;
@@ -21,6 +23,7 @@ export function onConnect(relay: Relay, listener: string) {
       relay.log.warn({ listener, client: addr, open }, 'too many sessions from one client');
       throw new Refusal(Replies.tooManyFromClient, 'client-connections');
     }
+    enforceRate(relay, listener, addr, relay.rates.connection(rateScope(lr), addr));
     relay.clients.set(addr, open + 1);
     relay.sessions++;
     (session as SessionMark).counted = true;

@@ -13,6 +13,8 @@ import { receivedHeader } from './received.ts';
 import { transaction } from './transaction.ts';
 import { spool, TransferCut } from './spool.ts';
 import { dataDeadline, type DataExpiry } from './data-deadline.ts';
+import { intakeSettings } from '../../intake/intake.ts';
+import { runChecks } from './checks.ts';
 
 // How much of the message start is read for Received: fields; a header section longer than this is
 // counted up to here (a loop's header grows by one short field per hop, far below it).
@@ -113,13 +115,22 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       },
     );
     const incoming = relay.queue.create(envelope);
+    // checks on: DATA goes to a scratch file first, and into the queue file once the checks have read it
+    const checks = intakeSettings(config, lr.cfg);
+    const scratch = checks ? relay.queue.scratch(envelope.id) : undefined;
     try {
-      incoming.stream.write(receivedHeader(envelope, session, lr.cfg.hostname ?? config.hostname ?? 'localhost'));
-      await spool(stream, guard, incoming.stream);
+      const received = receivedHeader(envelope, session, lr.cfg.hostname ?? config.hostname ?? 'localhost');
+      if (!scratch) incoming.stream.write(received);
+      await spool(stream, guard, scratch?.stream ?? incoming.stream);
       if (guard.bare) throw new Refusal(Replies.bareLineEndInData, 'bare-line-end');
       if (stream.sizeExceeded || guard.bytes > maxBytes) throw new Refusal(Replies.messageTooBig, 'size');
       // our own Received: field is the next hop
       if (guard.hops + 1 > config.limits.maxHops) throw new Refusal(Replies.tooManyHopsInData, 'hops');
+      if (checks && scratch) {
+        // the client has sent everything: the DATA deadline measures it, not the time the checks take
+        stopClock();
+        await runChecks(relay, lr, checks, { envelope, scratch, size: guard.bytes, received }, incoming.stream, log);
+      }
       const started = process.hrtime.bigint();
       const mail = await incoming.commit();
       relay.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -153,6 +164,7 @@ export function onData(relay: Relay, lr: ListenerRuntime) {
       throw err;
     } finally {
       stopClock();
+      await scratch?.remove();
     }
   };
 }

@@ -1,12 +1,15 @@
 // onMailFrom: room in the queue, sessions that may not send any more mail.
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
-import type { Relay } from '../../runtime.ts';
+import type { ListenerRuntime, Relay } from '../../runtime.ts';
 import { Replies } from '../../protocol/replies.ts';
+import { senderOf } from '../../limits/rates.ts';
 import { Refusal } from './once.ts';
 import { transaction } from './transaction.ts';
+import { enforceRate, rateScope } from './rate.ts';
 
-export function onMailFrom(relay: Relay, listener: string) {
+export function onMailFrom(relay: Relay, lr: ListenerRuntime) {
   return async (address: SMTPServerAddress, session: SMTPServerSession): Promise<void> => {
+    const listener = lr.name;
     if (relay.draining) throw new Refusal(Replies.shuttingDown, 'draining');
     if (!(await relay.queue.hasRoom())) {
       relay.metrics.refused.inc({ listener, reason: 'queue-full' });
@@ -19,6 +22,8 @@ export function onMailFrom(relay: Relay, listener: string) {
     if (!isAscii(address.address) && !hasSmtputf8(address)) {
       throw new Refusal(Replies.needsSmtputf8, 'smtputf8');
     }
+    const sender = senderOf(typeof session.user === 'string' ? session.user : undefined, address.address);
+    enforceRate(relay, listener, session.remoteAddress, relay.rates.message(rateScope(lr), session.remoteAddress, sender));
     transaction(session, true);
   };
 }

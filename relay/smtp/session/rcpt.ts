@@ -7,6 +7,8 @@ import { Replies } from '../../protocol/replies.ts';
 import { Refusal } from './once.ts';
 import { declaredSmtputf8, isAscii } from './mail.ts';
 import { transaction } from './transaction.ts';
+import { senderOf } from '../../limits/rates.ts';
+import { enforceRate, rateScope } from './rate.ts';
 
 export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
   return async (address: SMTPServerAddress, session: SMTPServerSession): Promise<void> => {
@@ -22,6 +24,8 @@ export function onRcptTo(relay: Relay, lr: ListenerRuntime) {
       throw new Refusal(Replies.needsSmtputf8, 'smtputf8');
     }
     const mailFrom = session.envelope.mailFrom;
+    const sender = senderOf(typeof session.user === 'string' ? session.user : undefined, mailFrom ? mailFrom.address : '');
+    enforceRate(relay, listener, session.remoteAddress, relay.rates.recipient(rateScope(lr), sender));
     const decision = await policy.decide(
       {
         listener,
