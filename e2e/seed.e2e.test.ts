@@ -17,6 +17,7 @@ import { certInfo, pythonSubmit, sendPlain, servedCert, swaks, testMessage } fro
 import { kubemtaViolations, restrictedViolations, type PodTemplateLike } from './pss.ts';
 import { until } from '../test/until.ts';
 import { startDns } from '../test/dns-server.ts';
+import { startRspamd } from '../test/rspamd.ts';
 
 const enabled = process.env.KUBEMTA_E2E === '1';
 const skip = enabled ? false : 'e2e tier: set KUBEMTA_E2E=1 (needs root; npm test does it)';
@@ -228,6 +229,38 @@ describe('e2e: the seed on a real node', { skip, timeout: 900_000 }, () => {
       await patch(null);
       await dns.close();
       rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('hands every mail on the port-25 listener to rspamd (spec.filter.url) and acts on its verdict: reject, rewritten subject', async () => {
+    // a private rspamd where pods reach the host; its test rules answer by the Subject (test/rspamd.ts)
+    const rspamd = await startRspamd({ address: env.bridge });
+    const patch = (filter: unknown) =>
+      env.cluster.kubectl(['patch', '-n', Names.mail, 'mailserver', Names.server, '--type=merge', '-p', JSON.stringify({ spec: { filter } })]);
+    // the message's Subject is `e2e <id>`: the id carries the word the rule looks for
+    const send = async (mid: string) => (await sendPlain(ip, INBOUND, [{ id: mid, from: 'someone@elsewhere.test', to: 'max@example.org' }])).get(mid)!;
+    try {
+      await patch({ url: rspamd.url, timeoutSeconds: 10, onFailure: 'tempfail' });
+      // the config is served once a mail rspamd rejects is refused (until then it is delivered, and ignored)
+      const refused = await until('a mail rspamd rejects refused', async () => {
+        const r = await send(id('REJECTME'));
+        return r.startsWith('550 5.7.1') ? r : undefined;
+      }, 90_000, 1000);
+      assert.match(refused, /^550 5\.7\.1 /);
+      env.lap('filter on: rspamd reject refused');
+      const mid = id('SUBJECTME');
+      const accepted = await send(mid);
+      assert.match(accepted, /^250 /, accepted);
+      const header = await until('the filtered mail in max\'s mailbox', async () => {
+        const text = env.mailboxes.text('max');
+        const at = text.indexOf(`X-E2E-Id: ${mid}`);
+        return at < 0 ? undefined : text.slice(text.lastIndexOf('\nFrom ', at), at);
+      }, 30_000);
+      assert.match(header, new RegExp(`^Subject: \\[SPAM\\] e2e ${mid}\\r?$`, 'm'), header);
+      assert.match(await rspamd.log(), /KUBEMTA_TEST_REJECT/, 'rspamd itself saw the rejected mail');
+    } finally {
+      await patch(null);
+      await rspamd.close();
     }
   });
 

@@ -47,7 +47,9 @@ rspamd_config.KUBEMTA_TEST_SOFT = {
 }
 `;
 
-export async function startRspamd(): Promise<TestRspamd> {
+/** `address`: where rspamd listens (loopback by default; the e2e tier uses the host's pod-network address). */
+export async function startRspamd(opts: { address?: string } = {}): Promise<TestRspamd> {
+  const address = opts.address ?? '127.0.0.1';
   const dir = await mkdtemp(join(tmpdir(), 'kubemta-rspamd-'));
   const port = await freePort();
   await writeFile(join(dir, 'rules.lua'), RULES);
@@ -61,7 +63,7 @@ options {
   dns { nameserver = ["127.0.0.1:9"]; timeout = 0.2s; retransmits = 1; }
 }
 logging { type = "file"; filename = "${dir}/rspamd.log"; level = "info"; }
-worker "normal" { bind_socket = "127.0.0.1:${port}"; count = 1; task_timeout = 8s; }
+worker "normal" { bind_socket = "${address}:${port}"; count = 1; task_timeout = 8s; }
 actions { reject = 15; rewrite_subject = 8; add_header = 5; subject = "[SPAM] %s"; }
 `,
   );
@@ -69,7 +71,7 @@ actions { reject = 15; rewrite_subject = 8; add_header = 5; subject = "[SPAM] %s
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${address}:${port}`;
   const log = async () => output + (await readFile(join(dir, 'rspamd.log'), 'utf8').catch(() => ''));
   const close = async () => {
     if (child.exitCode === null && child.signalCode === null) {
