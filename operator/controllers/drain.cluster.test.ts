@@ -119,7 +119,7 @@ describe('scale-down drains the removed replicas\' queues (real node)', { skip: 
       return !!s && s.status?.drains === undefined && s.status?.draining === undefined;
     }, 120_000);
     for (const i of [0, 1, 2]) {
-      assert.equal(await getOrUndefined(admin, Resources.PersistentVolumeClaim, ns, `queue-post-${i}`).then((c) => c && !c.metadata.deletionTimestamp), false, `queue-post-${i} deleted`);
+      assert.equal(await getOrUndefined(admin, Resources.PersistentVolumeClaim, ns, `queue-post-${i}`).then((c) => !!c && !c.metadata.deletionTimestamp), false, `queue-post-${i} deleted (gone, or going)`);
       assert.ok(await getOrUndefined(admin, Resources.PersistentVolumeClaim, ns, `mail-post-${i}`), `mail-post-${i} kept`);
     }
     assert.deepEqual((await admin.list<KubeObjectLike>(Resources.Job, ns, 'app.kubernetes.io/component=drain')).items.filter((j) => !j.metadata.deletionTimestamp), []);

@@ -223,14 +223,21 @@ describe('operator on a real API server', { skip: clusterEnabled ? false : skipR
       { apiVersion: api, kind: 'VirtualUser', metadata: { name: 'wild' }, spec: { mailDomainRef: { name: 'tld' }, address: 'wild@example.shop', mailbox: 'wild' } },
     ]);
     await until('VirtualUser/wild Ready', async () => (await readyOf('VirtualUser', 'wild'))?.status === 'True', 60_000);
-    const d = (await get('MailDomain', 'tld'))!;
-    assert.equal(ready(d)!.status, 'True');
+    const d = await until('MailDomain/tld Ready with its warning', async () => {
+      const o = await get('MailDomain', 'tld');
+      return o && ready(o)?.status === 'True' && (o.status?.warnings as string[] | undefined)?.length ? o : undefined;
+    }, 30_000);
     assert.match(String((d.status!.warnings as string[])[0]), /^spec\.domains: "example\.\*" is a wildcard top-level domain/);
-    const cm = (await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> };
-    const rule = (yaml.load(cm.data['relay.yaml']) as { rules: { name: string; for: unknown }[] }).rules.find((r) => r.name === 'domain-tld');
-    assert.deepEqual(rule?.for, { domain: 'example.*' });
-    const events = await admin.list<Obj & { reason: string; type: string; involvedObject: { name: string } }>(Resources.Event, ns);
-    assert.ok(events.items.some((e) => e.involvedObject.name === 'tld' && e.type === 'Warning' && /wildcard top-level domain/.test(String(e.message))));
+    // the member's status and the ConfigMap are separate writes of the same reconcile: wait for the latter
+    const rule = await until('the rule of MailDomain/tld in the relay config', async () => {
+      const cm = (await get('ConfigMap', 'post-config')) as Obj & { data: Record<string, string> };
+      return (yaml.load(cm.data['relay.yaml']) as { rules: { name: string; for: unknown }[] }).rules.find((r) => r.name === 'domain-tld');
+    }, 30_000);
+    assert.deepEqual(rule.for, { domain: 'example.*' });
+    await until('a Warning Event on MailDomain/tld', async () => {
+      const events = await admin.list<Obj & { reason: string; type: string; involvedObject: { name: string } }>(Resources.Event, ns);
+      return events.items.some((e) => e.involvedObject.name === 'tld' && e.type === 'Warning' && /wildcard top-level domain/.test(String(e.message)));
+    }, 30_000);
   });
 
   it('never shows Secret content in logs, Events or status, also a clear password put where a hash belongs', async () => {
