@@ -7,8 +7,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { createSecureServer } from 'node:http2';
 import { generate } from 'selfsigned';
-import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { ApiError, KubeClient } from './client.ts';
+import { kubeConfigAt } from '../../test/kubeconfig.ts';
 
 const R = { group: 'kubemta.io', version: 'v1alpha1', plural: 'mailservers', kind: 'MailServer' };
 
@@ -34,13 +35,7 @@ async function fakeApiServer() {
   server.on('connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as { port: number }).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = kubeConfigAt(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
   return { kc, requests, connections: () => connections, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
 }
 
@@ -120,13 +115,7 @@ describe('operator/kube client', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
-      const kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: [{ name: 'c', server: `https://127.0.0.1:${(server.address() as { port: number }).port}`, skipTLSVerify: true }],
-        users: [{ name: 'u', token: 't' }],
-        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-        currentContext: 'x',
-      });
+      const kc = kubeConfigAt(`https://127.0.0.1:${(server.address() as { port: number }).port}`);
       const c = await KubeClient.fromKubeConfig(kc);
       await Promise.all([c.get(R, 'ns', 'post'), c.get(R, 'ns', 'post')]);
       assert.deepEqual([...new Set(versions)], ['1.1']);

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { once } from 'node:events';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, type KubeObjectLike } from './client.ts';
 import { Informer } from './informer.ts';
 import { until } from '../../test/until.ts';
+import { kubeConfigAt } from '../../test/kubeconfig.ts';
 
 const R = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 const obj = (name: string, rv: string): KubeObjectLike => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', resourceVersion: rv } });
@@ -43,13 +43,7 @@ async function fakeApiServer(objects: Map<string, KubeObjectLike>, steps: Step[]
   });
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as { port: number }).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = kubeConfigAt(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
   return {
     client: await KubeClient.fromKubeConfig(kc),
     calls,
@@ -120,8 +114,7 @@ describe('operator/kube informer', () => {
     await once(probe, 'listening');
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const kc = kubeConfigAt(`http://127.0.0.1:${port}`);
     const lines: { level: string; o: Record<string, unknown>; msg: string }[] = [];
     const log = { warn: (o: Record<string, unknown>, msg: string) => lines.push({ level: 'warn', o, msg }), info: (o: Record<string, unknown>, msg: string) => lines.push({ level: 'info', o, msg }) };
     const inf = new Informer(await KubeClient.fromKubeConfig(kc), R, { namespace: 'ns', log: log as never, retryMs: { first: 20, max: 1000 } });
