@@ -7,7 +7,7 @@ import { generate } from 'selfsigned';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigAt } from '../../test/kubeconfig.ts';
 import { KubeClient } from './client.ts';
 import { connectToApiServer } from './connect.ts';
 import { until } from '../../test/until.ts';
@@ -19,14 +19,7 @@ function capture(): { log: Logger; lines: () => Record<string, unknown>[] } {
 }
 
 async function clientFor(port: number): Promise<KubeClient> {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return KubeClient.fromKubeConfig(kc);
+  return KubeClient.fromKubeConfig(kubeConfigAt(`https://127.0.0.1:${port}`));
 }
 
 describe('operator/kube/connect', () => {
