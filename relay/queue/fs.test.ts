@@ -46,7 +46,27 @@ describe('relay/queue/fs', () => {
     let content = '';
     for await (const c of b.content(again)) content += c;
     assert.equal(content, 'Subject: x\r\n\r\nhello\r\n');
+    // what the content holds is known from writing it; a recovered mail is scanned again when delivered
+    assert.deepEqual(mail.content, { eightBitHeader: false, eightBitBody: false, longLines: false });
+    assert.equal(again.content, undefined);
     await cleanup();
+  });
+
+  it('finds what the content holds as it is written, whatever the writes (8-bit header and body, long lines)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const s = new QueueStore(dir, opts);
+      await s.open();
+      const inc = s.create(envelope());
+      inc.stream.write('Subject: \xe9\r\n', 'latin1');
+      inc.stream.write('\r\nplain\r\n');
+      inc.stream.end('x'.repeat(1500) + '\r\n');
+      assert.deepEqual((await inc.commit()).content, { eightBitHeader: true, eightBitBody: false, longLines: true });
+      const body8 = await commit(s, 'Subject: x\r\n\r\n\u00e9t\u00e9\r\n');
+      assert.deepEqual(body8.content, { eightBitHeader: false, eightBitBody: true, longLines: false });
+    } finally {
+      await cleanup();
+    }
   });
 
   it('on recovery removes mail that was still being received and quarantines unreadable files', async () => {

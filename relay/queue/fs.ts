@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DirSyncer } from './dirsync.ts';
 import { initialState, QUEUE_ID, type Envelope, type MailState } from './envelope.ts';
+import { ContentScanner, type ContentFacts } from '../protocol/content-facts.ts';
 
 export const HEADER_MAGIC = 'KMQ1 ';
 
@@ -45,6 +46,11 @@ export interface QueuedMail {
   headerBytes: number;
   /** Message size in bytes. */
   size: number;
+  /**
+   * What the content holds that a next hop may not accept, found while it was written. Kept in memory
+   * only: a mail recovered after a restart has none, and its first onward delivery scans it.
+   */
+  content?: ContentFacts;
 }
 
 export interface QueueOptions {
@@ -214,11 +220,15 @@ export class QueueStore {
     // small. Seen where the stream hands chunks to the file (decoded to Buffers), however they were written.
     let kept: Buffer[] | undefined = [];
     let seen = 0;
+    const scanner = new ContentScanner();
     const keep = (chunk: Buffer) => {
       seen += chunk.length;
-      if (!kept || seen <= headerBytes) return;
+      if (seen <= headerBytes) return;
+      const content = seen - chunk.length < headerBytes ? chunk.subarray(headerBytes - (seen - chunk.length)) : chunk;
+      scanner.feed(content);
+      if (!kept) return;
       if (seen - headerBytes > FRESH_MAX_MAIL) kept = undefined;
-      else kept.push(seen - chunk.length < headerBytes ? chunk.subarray(headerBytes - (seen - chunk.length)) : chunk);
+      else kept.push(content);
     };
     type Chunk = { chunk: Buffer };
     const raw = stream as unknown as { _write(c: Buffer, e: BufferEncoding, cb: (err?: Error | null) => void): void; _writev(cs: Chunk[], cb: (err?: Error | null) => void): void };
@@ -248,7 +258,7 @@ export class QueueStore {
       const size = stream.bytesWritten - headerBytes;
       await rename(tmp, this.path('messages', id));
       if (this.opts.fsync) await this.messagesSync.sync();
-      const mail: QueuedMail = { envelope, state: initialState(envelope), headerBytes, size };
+      const mail: QueuedMail = { envelope, state: initialState(envelope), headerBytes, size, content: scanner.facts };
       this.mails.set(id, mail);
       if (kept && seen - headerBytes === size && this.freshBytes + size <= FRESH_MAX_TOTAL) {
         this.fresh.set(id, kept.length === 1 ? kept[0] : Buffer.concat(kept, size));

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Splitter, type MimeNode, type SplitterChunk } from '@zone-eu/mailsplit';
 import libqp from 'libqp';
-import { MAX_LINE } from './scan.ts';
+import { MAX_LINE } from '../../protocol/content-facts.ts';
 
 export interface HopCapabilities {
   /** The hop announced 8BITMIME (RFC 6152). */

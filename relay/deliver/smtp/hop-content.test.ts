@@ -14,6 +14,7 @@ import { baseConfig, python, startTestRelay, tempDir } from '../../../test/harne
 import { startSink, type TestSink } from '../../../test/smtp-sink.ts';
 import { smtpSinkMissing, startDumpingSink, type DumpingSink } from '../../../test/smtp-sink-dump.ts';
 import { until } from '../../../test/until.ts';
+import { freePort } from '../../../test/postfix.ts';
 
 type Started = Awaited<ReturnType<typeof startTestRelay>>;
 
@@ -225,5 +226,36 @@ describe('relay/deliver/smtp: each next hop gets what it announced (8BITMIME, SM
     await send('a@sender.test', ['x@old.test'], `From: <a@sender.test>\nTo: <x@old.test>\nSubject: ${plain}\n\nhello\n`, ['SMTPUTF8']);
     await fromOld(plain);
     await until('the queue to drain', queueEmpty, 10_000);
+  });
+
+  it('converts a mail recovered after a restart too (the queue found nothing in memory for it: it is scanned)', async () => {
+    const marker = 'recovered-old';
+    const { dir: qdir, cleanup: qclean } = await tempDir();
+    const config = (port: number) =>
+      baseConfig({
+        actions: { old: { type: 'relay', smarthost: `smtp://127.0.0.1:${port}` } },
+        rules: [{ from: 'any', for: { domain: 'old.test' }, action: 'old' }],
+        outbound: { tls: 'none', retry: { minSeconds: 0.2, maxSeconds: 0.4 } },
+      });
+    let first: Started | undefined;
+    let second: Started | undefined;
+    try {
+      // nothing listens on the hop's port yet: the mail waits in the queue
+      first = await startTestRelay(qdir, config(await freePort()));
+      const path = join(qdir, 'msg.eml');
+      await writeFile(path, Buffer.from(crlf(text8(marker).replace('From: Jörg', 'From: Joerg')), 'utf8'));
+      const r = await python(SEND, [String(first.port('plain')), 'joerg@other.test', 'x@old.test', 'BODY=8BITMIME', path]);
+      assert.equal(r.code, 0, r.stderr);
+      await first.relay.stop();
+      first = undefined;
+      second = await startTestRelay(qdir, config(old.port));
+      const got = await fromOld(marker);
+      assert.ok(!/[\x80-\xff]/.test(got.message.toString('latin1')), 'only 7-bit bytes left the relay');
+      assert.match(split(got.message).head, /^Content-Transfer-Encoding: quoted-printable\r$/m);
+    } finally {
+      await first?.relay.stop();
+      await second?.relay.stop();
+      await qclean();
+    }
   });
 });

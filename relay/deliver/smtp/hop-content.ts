@@ -2,11 +2,12 @@
 // that announces it (RFC 6531 §3.2: else 5.6.7), 8-bit bodies converted for a hop without 8BITMIME and
 // overlong lines re-encoded for every hop (mime/downgrade.ts; 5.6.3 where no conversion is allowed).
 // A converted mail is DKIM-signed as converted, so the signature covers what is sent; a mail that needs
-// nothing goes as it is, with the one signature made for all its hops. The MIME parser (~12 MB) is loaded
-// the first time a message needs converting.
+// nothing goes as it is, with the one signature made for all its hops. What the content holds was found
+// as the queue wrote it (protocol/content-facts.ts); only a mail recovered after a restart is scanned here.
+// The MIME parser (~12 MB) is loaded the first time a message needs converting.
 import { Readable } from 'node:stream';
 import type { QueuedMail } from '../../queue/fs.ts';
-import { scanContent, type ContentFacts } from '../mime/scan.ts';
+import { scanContent, type ContentFacts } from '../../protocol/content-facts.ts';
 import type { Analysis, HopCapabilities } from '../mime/downgrade.ts';
 import type { SmtpClient } from './client.ts';
 
@@ -39,8 +40,9 @@ export class HopContentPlanner {
     this.sign = sign;
   }
 
-  /** Scanned once per delivery, whatever the number of hops; a small message is kept for sending. */
+  /** Known from the queue, or scanned once per delivery whatever the number of hops (a small message is then kept for sending). */
   private scan(): Promise<ContentFacts> {
+    if (this.mail.content) return Promise.resolve(this.mail.content);
     this.facts ??= (async () => {
       const kept: Buffer[] = [];
       let size = 0;
@@ -62,7 +64,7 @@ export class HopContentPlanner {
     const env = this.mail.envelope;
     const utf8Envelope = nonAscii(from) || to.some(nonAscii);
     // a short 7-bit mail to an 8BITMIME hop: nothing to find, no read
-    const mayNeedWork = this.mail.size >= SHORTEST_LONG || !client.supports('8BITMIME') || env.smtputf8;
+    const mayNeedWork = !!this.mail.content || this.mail.size >= SHORTEST_LONG || !client.supports('8BITMIME') || env.smtputf8;
     const facts = mayNeedWork ? await this.scan() : undefined;
     // the client asked for SMTPUTF8 and the header uses it, or an address is UTF-8 (Postfix: the same test)
     const smtputf8 = utf8Envelope || (!!env.smtputf8 && !!facts?.eightBitHeader);

@@ -76,7 +76,7 @@ export class ThreadedSmtpAgent implements DeliveryAgent {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.post({ type: 'deliver', id, mail: { envelope: mail.envelope, state: mail.state, headerBytes: mail.headerBytes, size: mail.size }, indexes, file: this.relay.queue.messageFile(mail.envelope.id) });
+      this.post({ type: 'deliver', id, mail: { envelope: mail.envelope, state: mail.state, headerBytes: mail.headerBytes, size: mail.size, content: mail.content }, indexes, file: this.relay.queue.messageFile(mail.envelope.id) });
     });
   }
 
