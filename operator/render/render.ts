@@ -175,7 +175,8 @@ function renderServer(ctx: RenderContext, server: MailServer): ServerRender {
   const out = relayOutput(ctx, good, group.listeners.length > 0);
   const onlyWaiting = checked.onlyWaiting && out.onlyWaiting;
   let reason = out.reason;
-  if (held.length && reason === Reasons.Ready) reason = checked.ownReason ?? Reasons.HeldByInvalidObjects;
+  // held: by invalid members, or only by members waiting for something to be made (nothing is wrong)
+  if (held.length && reason === Reasons.Ready) reason = checked.ownReason ?? (onlyWaiting ? Reasons.WaitingForMembers : Reasons.HeldByInvalidObjects);
   const problems = [...out.problems, ...held];
   const isHeld = problems.length > 0;
   setServerVerdicts(ctx, good, { isHeld, reason, problems, onlyWaiting, ownReason: checked.ownReason, hashes: { ...(out.config ? { configHash: out.configHash, tablesHash: out.tablesHash } : {}), tableShards: out.tableShards } });
