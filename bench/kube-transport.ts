@@ -1,7 +1,8 @@
 // CPU per API request of the operator's client (operator/kube/client.ts, on @kubernetes/client-node):
 // REQUESTS status applies, IN_FLIGHT at a time, against a minimal HTTPS API server in a child process, so
-// the figure is the client's CPU alone (user+sys of this process, divided by the requests).
-//   node bench/kube-transport.ts        env: REQUESTS (5000) IN_FLIGHT (16) REPS (3)
+// the figure is the client's CPU alone (user+sys of this process, divided by the requests); IN_PROCESS=1
+// serves from this process instead (client and server together, as measured before the move to client-node).
+//   node bench/kube-transport.ts        env: REQUESTS (5000) IN_FLIGHT (16) REPS (3) IN_PROCESS (0)
 import { fork } from 'node:child_process';
 import { createServer } from 'node:https';
 import { once } from 'node:events';
@@ -11,7 +12,7 @@ import { kubeConfigAt } from '../test/kubeconfig.ts';
 
 const R = { group: 'kubemta.io', version: 'v1alpha1', plural: 'virtualusers', kind: 'VirtualUser' };
 
-async function serve(): Promise<void> {
+async function serve(): Promise<number> {
   const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], { keySize: 2048 });
   // an answer the size of a VirtualUser with its managedFields (~1.5 KB), as the API server sends back
   const answer = JSON.stringify({
@@ -31,15 +32,16 @@ async function serve(): Promise<void> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  process.send!((server.address() as { port: number }).port);
+  return (server.address() as { port: number }).port;
 }
 
 async function measure(): Promise<void> {
   const REQUESTS = Number(process.env.REQUESTS ?? 5000);
   const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 16);
   const REPS = Number(process.env.REPS ?? 3);
-  const child = fork(new URL(import.meta.url).pathname, ['serve'], { execArgv: ['--disable-warning=ExperimentalWarning'] });
-  const [port] = (await once(child, 'message')) as [number];
+  const inProcess = process.env.IN_PROCESS === '1';
+  const child = inProcess ? undefined : fork(new URL(import.meta.url).pathname, ['serve'], { execArgv: ['--disable-warning=ExperimentalWarning'] });
+  const port = child ? ((await once(child, 'message')) as [number])[0] : await serve();
   try {
     const client = await KubeClient.fromKubeConfig(kubeConfigAt(`https://127.0.0.1:${port}`));
     const status = { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'in the tables of MailServer "post"', lastTransitionTime: '2026-12-06T02:00:00Z', observedGeneration: 1 }] };
@@ -56,12 +58,13 @@ async function measure(): Promise<void> {
       await round(REQUESTS);
       const cpu = process.cpuUsage(cpu0);
       const s = (performance.now() - t0) / 1000;
-      process.stdout.write(`rep ${rep}: ${REQUESTS} status applies, ${IN_FLIGHT} in flight: ${(((cpu.user + cpu.system) / 1000) / REQUESTS).toFixed(3)} ms CPU per request (client), ${s.toFixed(1)} s, ${(REQUESTS / s).toFixed(0)}/s\n`);
+      process.stdout.write(`rep ${rep}: ${REQUESTS} status applies, ${IN_FLIGHT} in flight: ${(((cpu.user + cpu.system) / 1000) / REQUESTS).toFixed(3)} ms CPU per request (${inProcess ? 'client and server' : 'client'}), ${s.toFixed(1)} s, ${(REQUESTS / s).toFixed(0)}/s\n`);
     }
   } finally {
-    child.kill();
+    if (child) child.kill();
+    else process.exit(0); // the in-process server keeps the loop alive
   }
 }
 
-if (process.argv[2] === 'serve') await serve();
+if (process.argv[2] === 'serve') process.send!(await serve());
 else await measure();
