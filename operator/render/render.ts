@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { tablesDigest } from '../../relay/lookup/table-digest.ts';
 import { crossCheck, validateConfig, type Config } from '../../relay/config/index.ts';
 import { validateObject, type AnyKubemtaObject } from '../api/validate.ts';
-import type { MailServer } from '../api/mailserver.ts';
+import { MailServerSpec, type MailServer } from '../api/mailserver.ts';
 import type { Listener } from '../api/listener.ts';
 import type { PkiCert } from '../api/pkicert.ts';
 import type { MailDomain } from '../api/maildomain.ts';
@@ -66,11 +66,14 @@ function pkiVerdict(p: PkiCert, secrets: Map<string, SecretData>, now: Date): Ve
   }
 }
 
-function tableProblem(p: Extract<Packing, { ok: false }>, shards: number, o: RenderOptions): string {
+/** The most table Secrets the operator uses by itself: the CRD's maximum of spec.tableShards. */
+const MAX_TABLE_SHARDS = MailServerSpec.properties.tableShards.maximum as number;
+
+function tableProblem(p: Extract<Packing, { ok: false }>, o: RenderOptions): string {
   if (p.why === 'too-large') {
     return `spec.tableShards: table "${p.table}" (${p.bytes} bytes) is larger than one Secret (${o.shardBytes} bytes), and the relay reads a table from one file (tables.<name>.file), so it cannot span Secrets: fewer logins or users per Listener/MailDomain`;
   }
-  return `spec.tableShards: the tables do not fit in ${shards} Secrets of ${o.shardBytes} bytes (table "${p.table}", ${p.bytes} bytes, found no room); raise tableShards`;
+  return `spec.tableShards: the tables do not fit in ${MAX_TABLE_SHARDS} Secrets of ${o.shardBytes} bytes, the most the operator uses (table "${p.table}", ${p.bytes} bytes, found no room): fewer users per MailServer`;
 }
 
 type Valid = { MailServer: MailServer[]; Listener: Listener[]; PkiCert: PkiCert[]; MailDomain: MailDomain[]; VirtualUser: VirtualUser[] };
@@ -172,10 +175,11 @@ function renderServer(ctx: RenderContext, server: MailServer): ServerRender {
   const out = relayOutput(ctx, good, group.listeners.length > 0);
   const onlyWaiting = checked.onlyWaiting && out.onlyWaiting;
   let reason = out.reason;
-  if (held.length && reason === Reasons.Ready) reason = checked.ownReason ?? Reasons.HeldByInvalidObjects;
+  // held: by invalid members, or only by members waiting for something to be made (nothing is wrong)
+  if (held.length && reason === Reasons.Ready) reason = checked.ownReason ?? (onlyWaiting ? Reasons.WaitingForMembers : Reasons.HeldByInvalidObjects);
   const problems = [...out.problems, ...held];
   const isHeld = problems.length > 0;
-  setServerVerdicts(ctx, good, { isHeld, reason, problems, onlyWaiting, ownReason: checked.ownReason, hashes: out.config ? { configHash: out.configHash, tablesHash: out.tablesHash } : {} });
+  setServerVerdicts(ctx, good, { isHeld, reason, problems, onlyWaiting, ownReason: checked.ownReason, hashes: { ...(out.config ? { configHash: out.configHash, tablesHash: out.tablesHash } : {}), tableShards: out.tableShards } });
   const dns = setDomainRecords(ctx, group);
   return { key: `${nsOf(ctx, server)}/${server.metadata.name}`, server, held: isHeld, problems, config: out.config, configYaml: out.configYaml, manifests: out.manifests, dns };
 }
@@ -233,6 +237,8 @@ interface RelayOutput {
   configYaml?: string;
   configHash?: string;
   tablesHash?: string;
+  /** Table Secrets used: spec.tableShards, or more when the tables need them. */
+  tableShards?: number;
   manifests: Manifest[];
 }
 
@@ -244,8 +250,11 @@ function relayOutput(ctx: RenderContext, good: ServerGroup, hasListeners: boolea
     return { problems: ['no valid Listener names this MailServer'], reason: Reasons.NoListeners, onlyWaiting: !hasListeners, manifests: [] };
   }
   const rendered = renderRelayConfig(good);
-  const packing = packTables(rendered.tables, { count: server.spec.tableShards, limit: ctx.options.shardBytes, split: ctx.options.splitTables });
-  if (!packing.ok) return { problems: [tableProblem(packing, server.spec.tableShards, ctx.options)], reason: Reasons.TableTooLarge, onlyWaiting: false, manifests: [] };
+  // spec.tableShards is a floor: more Secrets when the tables outgrow it (status.tableShards says how many)
+  const previous = (server.status as { tableShards?: number } | undefined)?.tableShards;
+  const packing = packTables(rendered.tables, { count: server.spec.tableShards, max: ctx.options.splitTables ? MAX_TABLE_SHARDS : undefined, previous, limit: ctx.options.shardBytes, split: ctx.options.splitTables });
+  if (!packing.ok) return { problems: [tableProblem(packing, ctx.options)], reason: Reasons.TableTooLarge, onlyWaiting: false, tableShards: previous, manifests: [] }; // the workload keeps the last good count
+  const shards = packing.slots.length;
   for (const [table, files] of packing.files) {
     if (files.length > 1) (rendered.config.tables as Record<string, unknown>)[table] = { type: rendered.config.tables[table].type, files: files.map((f) => `${Paths.tablesDir}/${f}`) };
   }
@@ -261,12 +270,12 @@ function relayOutput(ctx: RenderContext, good: ServerGroup, hasListeners: boolea
   const cross = check.ok ? crossCheck(check.config) : [];
   const problems = (check.ok ? cross : check.problems).map((p) => `relay config: ${p}`);
   const configYaml = yaml.dump(config, { lineWidth: 160, noRefs: true });
-  const manifests = [configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, server.spec.tableShards), ...disruptionBudget(server), ...serviceMonitor(server)];
-  return { problems, reason: problems.length ? Reasons.InvalidRelayConfig : Reasons.Ready, onlyWaiting: !problems.length, config, configYaml, configHash, tablesHash, manifests };
+  const manifests = [configMap(server, configYaml), ...tables, ...claims(server), ...services(good), workload(good, shards), ...disruptionBudget(server), ...serviceMonitor(server)];
+  return { problems, reason: problems.length ? Reasons.InvalidRelayConfig : Reasons.Ready, onlyWaiting: !problems.length, config, configYaml, configHash, tablesHash, tableShards: shards, manifests };
 }
 
 /** The server's verdict, and its members': Ready with what they serve, or following a held server. */
-function setServerVerdicts(ctx: RenderContext, good: ServerGroup, s: { isHeld: boolean; reason: Verdict['reason']; problems: string[]; onlyWaiting: boolean; ownReason?: Verdict['reason']; hashes: Record<string, string | undefined> }): void {
+function setServerVerdicts(ctx: RenderContext, good: ServerGroup, s: { isHeld: boolean; reason: Verdict['reason']; problems: string[]; onlyWaiting: boolean; ownReason?: Verdict['reason']; hashes: Record<string, string | number | undefined> }): void {
   const server = good.server;
   const name = server.metadata.name;
   const status = { workload: `${server.spec.replicas > 1 ? 'StatefulSet' : 'Deployment'}/${name}`, listeners: good.listeners.length, domains: good.domains.length, users: good.users.length, ...s.hashes };

@@ -64,6 +64,8 @@ export const Reasons = {
   NoListeners: 'NoListeners',
   InvalidRelayConfig: 'InvalidRelayConfig',
   HeldByInvalidObjects: 'HeldByInvalidObjects',
+  /** Held only by members waiting for something (a DKIM key being generated, a certificate being issued). */
+  WaitingForMembers: 'WaitingForMembers',
   Held: 'Held',
   Issuing: 'Issuing',
   Issued: 'Issued',
@@ -98,6 +100,7 @@ export const WaitingReasons: ReadonlySet<string> = new Set([
   Reasons.SecretNotFound,
   Reasons.Issuing,
   Reasons.NoListeners,
+  Reasons.WaitingForMembers,
   Reasons.RollingOut,
   Reasons.ConfigNotLoaded,
 ]);

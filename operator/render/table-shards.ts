@@ -51,8 +51,15 @@ export type Packing =
   | { ok: false; table: string; bytes: number; why: 'too-large' | 'no-room' };
 
 export interface PackOptions {
-  /** Secrets (slots) to fill; the set never changes with the tables. */
+  /** Secrets (slots) to fill at least (`spec.tableShards`); the set changes only in the steps below. */
   count: number;
+  /**
+   * Most Secrets to use when the tables need more than `count` (the CRD's maximum of tableShards);
+   * `count` when absent, i.e. a fixed number.
+   */
+  max?: number;
+  /** The number chosen last time (`status.tableShards`): kept while it holds the tables, so no step back and forth. */
+  previous?: number;
   /** Largest data size of one slot. */
   limit: number;
   /**
@@ -62,6 +69,9 @@ export interface PackOptions {
    */
   split: boolean;
 }
+
+/** When the tables outgrow `count` slots, a new count fills them to this share, leaving room to grow. */
+export const GROW_FILL = 0.75;
 
 function preferredSlot(name: string, count: number): number {
   return createHash('sha256').update(name).digest().readUInt32BE(0) % count;
@@ -102,10 +112,36 @@ export function partBytes(limit: number): number {
 
 /**
  * Places each table (or part) in the slot its name hashes to, or the next one with room (largest first,
- * so a big table keeps its place). Deterministic: the same tables give the same slots.
+ * so a big table keeps its place). Deterministic: the same tables (and previous count) give the same slots.
+ *
+ * How many slots: `count` while the tables fit in it. When they do not (and `max` allows), enough that
+ * they fill about GROW_FILL of them, so the next users do not need another step at once; the relay pod
+ * mounts every slot, so each step restarts it once. A count above `count` that was chosen before is kept
+ * while it holds the tables, until they would fill less than half of `count` (then back to `count`): no
+ * restart back and forth around one size.
  */
 export function packTables(tables: TableFile[], opts: PackOptions): Packing {
   const { count, limit } = opts;
+  const max = Math.max(count, opts.max ?? count);
+  const cut = piecesOf(tables, opts);
+  if (!cut.ok) return cut;
+  const total = cut.pieces.reduce((a, p) => a + Buffer.byteLength(p.text), 0);
+  const candidates: number[] = [];
+  if (opts.previous && opts.previous > count && opts.previous <= max && total > (count * limit) / 2) candidates.push(opts.previous);
+  candidates.push(count);
+  for (let n = Math.max(count + 1, Math.ceil(total / (limit * GROW_FILL))); n <= max; n++) candidates.push(n);
+  let last: Packing | undefined;
+  for (const n of candidates) {
+    last = place(tables, cut.pieces, cut.files, n, limit);
+    if (last.ok) return last;
+  }
+  // when even max slots failed, name the table that found no room at max
+  return candidates.at(-1) === max ? last! : place(tables, cut.pieces, cut.files, max, limit);
+}
+
+/** Each table whole, or (when the relay reads parts) split into parts of about a quarter slot. */
+function piecesOf(tables: TableFile[], opts: PackOptions): { ok: true; pieces: TableFile[]; files: Map<string, string[]> } | Extract<Packing, { ok: false }> {
+  const { limit } = opts;
   const files = new Map<string, string[]>();
   const pieces: TableFile[] = [];
   for (const t of tables) {
@@ -124,6 +160,10 @@ export function packTables(tables: TableFile[], opts: PackOptions): Packing {
     pieces.push(...parts);
     files.set(t.name, parts.map((p) => p.name));
   }
+  return { ok: true, pieces, files };
+}
+
+function place(tables: TableFile[], pieces: TableFile[], files: Map<string, string[]>, count: number, limit: number): Packing {
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, files: [], bytes: 0 }));
   const sorted = [...pieces].sort((a, b) => Buffer.byteLength(b.text) - Buffer.byteLength(a.text) || (a.name < b.name ? -1 : 1));
   for (const t of sorted) {
