@@ -81,14 +81,23 @@ export default async function* completeReporter(source: AsyncIterable<TestEvent>
     const { file, fromFile } = origin(event.data);
     if (!file) continue;
     switch (event.type) {
-      case 'test:enqueue':
-        if (fromFile && event.data.nesting === 0) watch(file, Object.assign(of(file), { announced: of(file).announced + 1 }));
-        else of(file);
+      case 'test:enqueue': {
+        const f = of(file);
+        if (fromFile && event.data.nesting === 0) {
+          f.announced++;
+          watch(file, f);
+        }
         break;
-      case 'test:complete':
-        if (fromFile && event.data.nesting === 0) watch(file, Object.assign(of(file), { completed: of(file).completed + 1 }));
-        else if (!fromFile && event.data.nesting === 0) watch(file, Object.assign(of(file), { exited: true }));
+      }
+      case 'test:complete': {
+        if (event.data.nesting !== 0) break;
+        const f = of(file);
+        // a top-level test of the file completed, or (from the runner) the file's process exited
+        if (fromFile) f.completed++;
+        else f.exited = true;
+        watch(file, f);
         break;
+      }
       case 'test:pass':
       case 'test:fail':
         if (fromFile && event.data.details.type !== 'suite') of(file).verdicts++;
