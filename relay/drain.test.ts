@@ -75,7 +75,9 @@ describe('relay --drain', () => {
     await strand(['early-1', 'early-2']);
     const d = drain(file);
     children.push(d.child);
-    await until('the drain started', () => d.log().includes('drain mode'), 20_000);
+    // "relay ready" comes after the SIGTERM handler is in place ("drain mode" before it: a SIGTERM then
+    // killed the process by the signal, exit code null)
+    await until('the drain started', () => d.log().includes('"relay ready"'), 20_000);
     d.child.kill('SIGTERM');
     await exited(d.child);
     assert.equal(d.child.exitCode, 143, d.log());

@@ -172,7 +172,6 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
       return previousStop();
     };
   }
-  log.info({ ports: result.ports, http: result.httpPort }, 'relay ready');
   if (opts.signals) {
     if (!opts.drain) process.on('SIGHUP', () => void reload());
     // a drain stopped before the queue is empty must not look like one that finished (its Job would succeed)
@@ -180,5 +179,7 @@ export async function startRelay(file: string, opts: StartOptions = {}): Promise
     process.once('SIGTERM', onTerm);
     process.once('SIGINT', onTerm);
   }
+  // after the signal handlers: whoever waits for this line may stop the relay at once
+  log.info({ ports: result.ports, http: result.httpPort }, 'relay ready');
   return result;
 }

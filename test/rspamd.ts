@@ -76,7 +76,10 @@ actions { reject = 15; rewrite_subject = 8; add_header = 5; subject = "[SPAM] %s
   const close = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      await Promise.race([exited(child), new Promise((r) => setTimeout(r, 5000))]);
+      // a cleared grace timer: a pending one kept the test file's process alive 5 s after its tests
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([exited(child), new Promise((r) => (grace = setTimeout(r, 5000)))]);
+      clearTimeout(grace);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     await rm(dir, { recursive: true, force: true });

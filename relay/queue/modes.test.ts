@@ -60,8 +60,8 @@ describe('queue, mail store and control socket modes under umask 000', () => {
     const [id] = await readdir(join(q, 'messages'));
     found.push(`messages/<id> ${octal(await mode(join(q, 'messages', id)))}`);
     // the relayed copy is deferred (no DNS here): its state file is written then
-    await until('a state file', async () => (await readdir(join(q, 'state'))).length > 0, 10000);
-    const [st] = await readdir(join(q, 'state'));
+    // its <id>.json, not the <id>.json.tmp it is written as and renamed from (gone by the stat)
+    const st = await until('a state file', async () => (await readdir(join(q, 'state'))).find((n) => n.endsWith('.json')), 10000);
     found.push(`state/<id>.json ${octal(await mode(join(q, 'state', st)))}`);
     const sock = await stat(join(q, 'control.sock'));
     assert.ok(sock.isSocket());

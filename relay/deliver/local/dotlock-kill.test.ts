@@ -69,6 +69,8 @@ describe('mbox dotlock across a killed relay', { skip: !hasStrace && 'needs stra
       const lock = await readFile(`${mbox}.lock`, 'utf8').catch(() => undefined);
       assert.fail(`mailbox held back; ann.lock is ${lock === undefined ? 'absent' : JSON.stringify(lock)}`);
     });
+    // the mail is in the mbox before the relay releases its lock: killed in between, it would leave one
+    await until('the second relay to release ann.lock', async () => (await readFile(`${mbox}.lock`).catch(() => undefined)) === undefined, 5000);
     await killChild(second.child);
     return { mbox, entries: (await readdir(join(dir, 'mail', 'mbox'))).sort() };
   }
